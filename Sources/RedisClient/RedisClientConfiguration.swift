@@ -1,0 +1,74 @@
+import NIOCore
+
+/// How a `RedisClient` connects and how long it waits.
+public struct RedisClientConfiguration: Sendable {
+    /// The node to talk to, with credentials and database.
+    public var url: RedisURL
+    /// Deadline of every command, counted from the call; also the connect timeout
+    /// (which covers AUTH and SELECT).
+    public var commandTimeout: Duration
+    /// Connections to each node; nil means one per event loop of the group.
+    public var connectionsPerNode: Int?
+    /// Commands in flight on one connection beyond which a caller gets an overload error.
+    public var maxPendingCommandsPerConnection: Int
+    /// First reconnect delay after a failed connect; doubled on each further failure.
+    public var reconnectBaseDelay: Duration
+    /// Upper bound of the reconnect delay.
+    public var reconnectMaxDelay: Duration
+
+    public init(
+        url: RedisURL,
+        commandTimeout: Duration = .milliseconds(500),
+        connectionsPerNode: Int? = nil,
+        maxPendingCommandsPerConnection: Int = 16_384,
+        reconnectBaseDelay: Duration = .milliseconds(25),
+        reconnectMaxDelay: Duration = .seconds(1)
+    ) {
+        self.url = url
+        self.commandTimeout = commandTimeout
+        self.connectionsPerNode = connectionsPerNode
+        self.maxPendingCommandsPerConnection = maxPendingCommandsPerConnection
+        self.reconnectBaseDelay = reconnectBaseDelay
+        self.reconnectMaxDelay = reconnectMaxDelay
+    }
+
+    /// Parses `REDIS_URL`; a non-empty `password` (from `REDIS_PASSWORD`, a mounted
+    /// Secret) replaces the URL's password.
+    public init(url text: String, password: String? = nil) throws(RedisURLError) {
+        var url = try RedisURL(parsing: text)
+        if let password, !password.isEmpty {
+            url.password = password
+        }
+        self.init(url: url)
+    }
+
+    /// Checks the values a caller may have set by hand.
+    func validate() throws(RedisClientError) {
+        guard !url.tls else {
+            // Refuse rather than silently talk in clear text to a server meant for TLS.
+            throw RedisClientError(.connection, "rediss:// (TLS) is not supported by this build")
+        }
+        guard commandTimeout > .zero else {
+            throw RedisClientError(.connection, "command timeout must be positive")
+        }
+        guard maxPendingCommandsPerConnection > 0, (connectionsPerNode ?? 1) > 0 else {
+            throw RedisClientError(.connection, "connection and in-flight limits must be positive")
+        }
+    }
+
+    /// AUTH and SELECT, sent first on every new connection.
+    var handshakeCommands: [RedisCommand] {
+        var commands: [RedisCommand] = []
+        if let password = url.password {
+            if let username = url.username {
+                commands.append(RedisCommand("AUTH", .string(username), .string(password)))
+            } else {
+                commands.append(RedisCommand("AUTH", .string(password)))
+            }
+        }
+        if url.database != 0 {
+            commands.append(RedisCommand("SELECT", .integer(url.database)))
+        }
+        return commands
+    }
+}

@@ -1,0 +1,58 @@
+import RedisClient
+import RedisTestSupport
+import Testing
+
+/// Tests that stop or kill their suite's server: each suite has its own server and runs
+/// its tests one at a time.
+@Suite("deadline while the server is paused", .redisServer(), .serialized)
+struct RedisPausedServerTests {
+    @Test func commandFailsWithinTheDeadlineAndTheClientRecoversAfterSIGCONT() async throws {
+        let server = try RedisServer.required()
+        try await withClient(try makeClient(server, timeout: .milliseconds(500))) { client async throws in
+            try await client.ping()
+            server.pause()
+            let start = ContinuousClock.now
+            let error = await #expect(throws: RedisClientError.self) { try await client.send("GET", "paused") }
+            let elapsed = ContinuousClock.now - start
+            server.resume()
+
+            #expect(error?.kind == .timeout)
+            #expect(elapsed >= .milliseconds(500), "failed before the deadline: \(elapsed)")
+            #expect(elapsed < .milliseconds(600), "deadline 500 ms, failed after \(elapsed)")
+            // The very next command succeeds (on a new connection).
+            #expect(try await client.send("ECHO", "back").string == "back")
+        }
+    }
+}
+
+@Suite("reconnect after the server restarts", .redisServer(), .serialized)
+struct RedisRestartedServerTests {
+    @Test func failsFastWhileDownAndReconnectsWhenTheServerReturns() async throws {
+        let server = try RedisServer.required()
+        // A first back-off of 250-500 ms keeps the circuit open long enough to observe.
+        try await withClient(try makeClient(server, reconnectBaseDelay: .milliseconds(500))) { client async throws in
+            _ = try await client.send("SET", "restart", "before")
+            server.kill()
+
+            // The open connection breaks, then the connect is refused and the circuit opens.
+            let broken = await #expect(throws: RedisClientError.self) { try await client.ping() }
+            #expect(broken?.kind == .connection)
+            let refused = await #expect(throws: RedisClientError.self) { try await client.ping() }
+            #expect(refused?.kind == .connection)
+            let start = ContinuousClock.now
+            let fast = await #expect(throws: RedisClientError.self) { try await client.ping() }
+            #expect(fast?.message.contains("circuit open") == true, "\(String(describing: fast))")
+            #expect(ContinuousClock.now - start < .milliseconds(100), "an open circuit fails without waiting")
+
+            try await server.restart()
+            // Back-off is capped at 1 s: the client must be back well within 3 s.
+            let deadline = ContinuousClock.now + .seconds(3)
+            var reply: RESPValue?
+            while reply == nil, ContinuousClock.now < deadline {
+                reply = try? await client.send("ECHO", "after")
+                if reply == nil { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(reply?.string == "after")
+        }
+    }
+}

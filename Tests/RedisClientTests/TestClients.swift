@@ -1,0 +1,35 @@
+import Logging
+import NIOCore
+import RedisClient
+import RedisTestSupport
+
+/// A client for the suite's redis-server, configured as the tests need.
+func makeClient(
+    _ server: RedisServer,
+    password: String? = nil,
+    username: String? = nil,
+    database: Int = 0,
+    timeout: Duration = .milliseconds(500),
+    connections: Int = 1,
+    reconnectBaseDelay: Duration = .milliseconds(25)
+) throws -> RedisClient {
+    let url = RedisURL(host: "127.0.0.1", port: server.port, username: username, password: password, database: database)
+    let configuration = RedisClientConfiguration(
+        url: url,
+        commandTimeout: timeout,
+        connectionsPerNode: connections,
+        reconnectBaseDelay: reconnectBaseDelay
+    )
+    return try RedisClient(configuration: configuration, logger: Logger(label: "redis-test"))
+}
+
+/// Runs `body` with a client and shuts the client down afterwards, also on failure.
+func withClient(_ client: RedisClient, _ body: (RedisClient) async throws -> Void) async throws {
+    do {
+        try await body(client)
+        await client.shutdown()
+    } catch {
+        await client.shutdown()
+        throw error
+    }
+}
