@@ -42,6 +42,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Money, validation, fingerprints and the payment flow over protocols; no I/O.
+        .target(
+            name: "PaymentCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Lua scripts and the Redis implementations of PaymentCore's protocols.
+        .target(
+            name: "PaymentRedis",
+            dependencies: [
+                "PaymentCore",
+                "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Redis client's own micro-benchmark (scripts/bench-redis-client.sh).
         .executableTarget(
             name: "redis-client-bench",
@@ -76,6 +94,22 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PaymentRedisTests",
+            dependencies: [
+                "PaymentCore",
+                "PaymentRedis",
+                "RedisClient",
+                "RedisTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PaymentCoreTests",
+            dependencies: ["PaymentCore"],
             swiftSettings: swiftSettings
         ),
     ]

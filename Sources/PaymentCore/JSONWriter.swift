@@ -1,0 +1,72 @@
+/// Writes JSON objects with fields in the order given: enough for our responses and
+/// problem documents, and deterministic, which stored replays need.
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
+
+    public init() {}
+
+    public mutating func object(_ body: (inout ObjectWriter) -> Void) {
+        var object = ObjectWriter()
+        body(&object)
+        bytes.append(contentsOf: object.finish())
+    }
+
+    public struct ObjectWriter {
+        private var bytes: [UInt8] = [UInt8(ascii: "{")]
+        private var first = true
+
+        private mutating func key(_ name: String) {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            first = false
+            JSONWriter.appendString(name, to: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+        }
+
+        public mutating func field(_ name: String, string value: String) {
+            key(name)
+            JSONWriter.appendString(value, to: &bytes)
+        }
+
+        public mutating func field(_ name: String, integer value: Int64) {
+            key(name)
+            bytes.append(contentsOf: String(value).utf8)
+        }
+
+        public mutating func field(_ name: String, bool value: Bool) {
+            key(name)
+            bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        }
+
+        public mutating func field(_ name: String, object body: (inout ObjectWriter) -> Void) {
+            key(name)
+            var nested = ObjectWriter()
+            body(&nested)
+            bytes.append(contentsOf: nested.finish())
+        }
+
+        fileprivate mutating func finish() -> [UInt8] {
+            bytes.append(UInt8(ascii: "}"))
+            return bytes
+        }
+    }
+
+    static func appendString(_ text: String, to bytes: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x00..<0x20:
+                bytes.append(contentsOf: Array("\\u00".utf8))
+                bytes.append(hex[Int(byte >> 4)])
+                bytes.append(hex[Int(byte & 0x0F)])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

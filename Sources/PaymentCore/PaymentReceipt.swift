@@ -1,0 +1,29 @@
+/// The body of a successful payment, written with a fixed field order so that the bytes
+/// stored for replays are the bytes the first caller got.
+public struct PaymentReceipt: Sendable, Hashable {
+    public let paymentID: String
+    public let request: PaymentRequest
+    /// RFC 3339, UTC.
+    public let createdAt: String
+
+    public init(paymentID: String, request: PaymentRequest, createdAt: String) {
+        self.paymentID = paymentID
+        self.request = request
+        self.createdAt = createdAt
+    }
+
+    public var json: [UInt8] {
+        var writer = JSONWriter()
+        writer.object { object in
+            object.field("payment_id", string: paymentID)
+            object.field("status", string: "succeeded")
+            object.field("user_id", string: request.userID.value)
+            object.field("amount_minor", integer: request.amountMinor)
+            object.field("currency", string: request.currency.code)
+            object.field("idempotency_key", string: request.idempotencyKey.value)
+            object.field("created_at", string: createdAt)
+            object.field("message", string: "Payment processed")
+        }
+        return writer.bytes
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+
+/// The payment flow: begin → process → complete, or abort on a transient failure.
+///
+/// It is written against the store, limiter and processor protocols and does no I/O of
+/// its own. Exactly once holds because `complete` stores the response and charges the
+/// ledger in one atomic step that only the lease holder can take.
+public struct PaymentService: Sendable {
+    public struct Settings: Sendable {
+        /// How long a key stays locked without a watchdog extension (`LOCK_LEASE_MS`).
+        public var lease: Duration
+        /// How long a completed response is kept for replays (`IDEMPOTENCY_TTL_SECONDS`).
+        public var retention: Duration
+        /// The per-user bucket, nil when disabled.
+        public var userRateLimit: RateLimitPolicy?
+        /// Extends the lease every third of it while the processor runs. Only tests turn
+        /// it off, to prove that work which outlives its lease cannot commit.
+        public var watchdog: Bool
+
+        public init(lease: Duration, retention: Duration, userRateLimit: RateLimitPolicy?, watchdog: Bool = true) {
+            self.lease = lease
+            self.retention = retention
+            self.userRateLimit = userRateLimit
+            self.watchdog = watchdog
+        }
+    }
+
+    public let store: any IdempotencyStore
+    public let processor: any PaymentProcessor
+    public let globalRateLimiter: (any RateLimiter)?
+    public let settings: Settings
+
+    public init(store: any IdempotencyStore, processor: any PaymentProcessor, globalRateLimiter: (any RateLimiter)?, settings: Settings) {
+        self.store = store
+        self.processor = processor
+        self.globalRateLimiter = globalRateLimiter
+        self.settings = settings
+    }
+
+    public func pay(_ request: PaymentRequest) async -> PaymentOutcome {
+        if let globalRateLimiter {
+            do {
+                if case .limited(let status, let retryAfter) = try await globalRateLimiter.acquire() {
+                    return .rateLimited(status, retryAfterMilliseconds: retryAfter)
+                }
+            } catch {
+                return .unavailable("rate limiter: \(error)")
+            }
+        }
+
+        let owner = Self.randomToken()
+        let begun: BeginResult
+        do {
+            begun = try await store.begin(request, owner: owner, lease: settings.lease, rateLimit: settings.userRateLimit)
+        } catch {
+            return .unavailable("begin: \(error)")
+        }
+        switch begun {
+        case .replay(let response, let rateLimit):
+            return .replayed(response, rateLimit: rateLimit)
+        case .fingerprintMismatch:
+            return .fingerprintMismatch
+        case .inFlight(let retryAfter):
+            return .inFlight(retryAfterMilliseconds: retryAfter)
+        case .rateLimited(let status, let retryAfter):
+            return .rateLimited(status, retryAfterMilliseconds: retryAfter)
+        case .acquired(let lease, let rateLimit):
+            return await execute(request, lease: lease, rateLimit: rateLimit)
+        }
+    }
+
+    private func execute(_ request: PaymentRequest, lease: Lease, rateLimit: RateLimitStatus?) async -> PaymentOutcome {
+        let paymentID = Self.paymentID()
+        let processed: Result<Void, ProcessorError> = await withLeaseKept(request, lease: lease) {
+            do throws(ProcessorError) {
+                try await processor.charge(request, paymentID: paymentID, fence: lease.fence)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+
+        if case .failure(let error) = processed {
+            // Release the key so the client's retry can run at once. If Redis is gone
+            // the record expires with its lease instead.
+            try? await store.abort(request, lease: lease)
+            return .processorFailed(error.message)
+        }
+
+        let receipt = PaymentReceipt(paymentID: paymentID, request: request, createdAt: Self.timestamp())
+        let response = StoredResponse(status: 200, body: receipt.json)
+        do {
+            switch try await store.complete(request, lease: lease, response: response, paymentID: paymentID, retention: settings.retention) {
+            case .committed: return .succeeded(response, rateLimit: rateLimit)
+            case .leaseLost: return .leaseLost
+            }
+        } catch {
+            // Unknown whether it committed. A retry with the same key finds out: it
+            // replays if it did, and runs again after the lease if it did not.
+            return .unavailable("complete: \(error)")
+        }
+    }
+
+    /// Runs `work` while a watchdog pushes the lease forward every third of it.
+    private func withLeaseKept<T: Sendable>(_ request: PaymentRequest, lease: Lease, _ work: @Sendable () async -> T) async -> T {
+        guard settings.watchdog else { return await work() }
+        let store = self.store
+        let leaseDuration = settings.lease
+        let watchdog = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: leaseDuration / 3)
+                guard !Task.isCancelled else { return }
+                // A failed extension is not fatal here: `complete` checks the lease.
+                if (try? await store.extend(request, lease: lease, to: leaseDuration)) == false { return }
+            }
+        }
+        defer { watchdog.cancel() }
+        return await work()
+    }
+
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in generator.next() as UInt64 }.flatMap { word in
+            (0..<8).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) }
+        }.hexString
+    }
+
+    static func paymentID() -> String {
+        "pay_" + randomToken()
+    }
+
+    static func timestamp() -> String {
+        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date.now)
+    }
+}

@@ -1,0 +1,117 @@
+/// The ports of the payment flow. Implementations do I/O (Redis); the flow does not.
+
+/// Proof of holding a key's lock: the random owner token and the fencing token handed
+/// out when the lock was taken. A write that carries a stale pair is refused.
+public struct Lease: Sendable, Hashable {
+    public let owner: String
+    public let fence: Int64
+
+    public init(owner: String, fence: Int64) {
+        self.owner = owner
+        self.fence = fence
+    }
+}
+
+/// A response kept for replays: the status and the exact bytes of the body.
+public struct StoredResponse: Sendable, Hashable {
+    public let status: Int
+    public let body: [UInt8]
+
+    public init(status: Int, body: [UInt8]) {
+        self.status = status
+        self.body = body
+    }
+}
+
+/// A token bucket: `capacity` tokens, refilled at `refillPerSecond`.
+public struct RateLimitPolicy: Sendable, Hashable {
+    /// The name in `RateLimit-Policy` / `RateLimit` headers and the `scope` metric label.
+    public let name: String
+    public let capacity: Int
+    public let refillPerSecond: Int
+
+    public init(name: String, capacity: Int, refillPerSecond: Int) {
+        self.name = name
+        self.capacity = capacity
+        self.refillPerSecond = refillPerSecond
+    }
+
+    /// Seconds for an empty bucket to fill: the window of the `RateLimit-Policy` header.
+    public var windowSeconds: Int {
+        max(1, (capacity + refillPerSecond - 1) / max(refillPerSecond, 1))
+    }
+}
+
+/// A bucket's state after a request took (or failed to take) a token.
+public struct RateLimitStatus: Sendable, Hashable {
+    public let policy: RateLimitPolicy
+    public let remaining: Int
+    /// Milliseconds until the bucket is full again.
+    public let resetMilliseconds: Int
+
+    public init(policy: RateLimitPolicy, remaining: Int, resetMilliseconds: Int) {
+        self.policy = policy
+        self.remaining = remaining
+        self.resetMilliseconds = resetMilliseconds
+    }
+}
+
+public enum RateLimitDecision: Sendable, Hashable {
+    case allowed(RateLimitStatus)
+    case limited(RateLimitStatus, retryAfterMilliseconds: Int)
+}
+
+/// What `begin` found for a key.
+public enum BeginResult: Sendable, Hashable {
+    /// The key was free: it is now in flight under this lease.
+    case acquired(Lease, rateLimit: RateLimitStatus?)
+    /// The key completed earlier with the same fingerprint.
+    case replay(StoredResponse, rateLimit: RateLimitStatus?)
+    /// The key completed or is in flight with another fingerprint.
+    case fingerprintMismatch
+    /// Another request holds the key; its lease ends in this many milliseconds.
+    case inFlight(retryAfterMilliseconds: Int)
+    /// The user's bucket is empty; nothing was read or written.
+    case rateLimited(RateLimitStatus, retryAfterMilliseconds: Int)
+}
+
+public enum CompleteResult: Sendable, Hashable {
+    case committed
+    /// The lease expired or was taken over: nothing was written.
+    case leaseLost
+}
+
+/// What was charged to a user, per currency, in minor units.
+public struct Ledger: Sendable, Hashable {
+    public let userID: UserID
+    public let payments: Int
+    public let totals: [String: Int64]
+
+    public init(userID: UserID, payments: Int, totals: [String: Int64]) {
+        self.userID = userID
+        self.payments = payments
+        self.totals = totals
+    }
+}
+
+/// Idempotency records, which are also the per-key locks, and the ledger. Every method
+/// is atomic on the store's side; a thrown error means the store could not be reached
+/// or answered too late, and the flow fails closed.
+public protocol IdempotencyStore: Sendable {
+    /// Takes a token from the user's bucket (if `rateLimit` is set), then reads the key's
+    /// record and, if there is none, creates it in flight under a new lease.
+    func begin(_ request: PaymentRequest, owner: String, lease: Duration, rateLimit: RateLimitPolicy?) async throws -> BeginResult
+    /// Stores the response and charges the ledger, together, only if `lease` still holds.
+    func complete(_ request: PaymentRequest, lease: Lease, response: StoredResponse, paymentID: String, retention: Duration) async throws -> CompleteResult
+    /// Deletes the in-flight record if `lease` still holds, so a retry can run at once.
+    func abort(_ request: PaymentRequest, lease: Lease) async throws
+    /// Pushes the lease's end to `duration` from now; false when the lease was lost.
+    func extend(_ request: PaymentRequest, lease: Lease, to duration: Duration) async throws -> Bool
+    func ledger(for user: UserID) async throws -> Ledger
+}
+
+/// A bucket shared by all users (the per-user bucket is part of `begin`).
+public protocol RateLimiter: Sendable {
+    var policy: RateLimitPolicy { get }
+    func acquire() async throws -> RateLimitDecision
+}

@@ -1,0 +1,127 @@
+import RedisClient
+
+/// The Lua scripts of the payment flow. Each states its KEYS, ARGV and replies. Shared
+/// functions are prepended in Swift, so each piece of logic is written once.
+public enum PaymentScripts {
+    /// Redis's clock, never the pod's: every replica sees the same time.
+    static let clock = """
+        local function now_ms()
+          local t = redis.call('TIME')
+          return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        end
+
+        """
+
+    /// A token bucket kept in milli-tokens so that refill is integer arithmetic.
+    /// Returns {allowed 1|0, whole tokens left, retry_after_ms, reset_ms}. A refused
+    /// request writes nothing; the key expires once the bucket would be full.
+    static let tokenBucketFunction = """
+        local function take_token(key, capacity, refill, now)
+          local full = capacity * 1000
+          local state = redis.call('HMGET', key, 't', 'ts')
+          local tokens = full
+          if state[1] then
+            local elapsed = math.max(0, now - tonumber(state[2]))
+            tokens = math.min(full, tonumber(state[1]) + elapsed * refill)
+          end
+          if tokens < 1000 then
+            return {0, 0, math.ceil((1000 - tokens) / refill), math.ceil((full - tokens) / refill)}
+          end
+          tokens = tokens - 1000
+          local reset = math.ceil((full - tokens) / refill)
+          redis.call('HSET', key, 't', tokens, 'ts', now)
+          redis.call('PEXPIRE', key, math.max(1, reset))
+          return {1, math.floor(tokens / 1000), 0, reset}
+        end
+
+        """
+
+    /// True while the in-flight record is held by this owner and fencing token.
+    static let leaseFunction = """
+        local function holds(key, owner, fence)
+          local r = redis.call('HMGET', key, 'state', 'owner', 'fence')
+          return r[1] == 'inflight' and r[2] == owner and r[3] == fence
+        end
+
+        """
+
+    /// KEYS[1] idempotency record, KEYS[2] user bucket, KEYS[3] fence counter.
+    /// ARGV[1] fingerprint, ARGV[2] owner token, ARGV[3] lease ms,
+    /// ARGV[4] bucket capacity (0: no limit), ARGV[5] refill per second.
+    /// Replies: {'acquired', fence, tokens_left, reset_ms} | {'replay', status, body,
+    /// tokens_left, reset_ms} | {'mismatch'} | {'inflight', lease_left_ms} |
+    /// {'limited', retry_after_ms, reset_ms}. tokens_left is -1 without a limit.
+    public static let begin = RedisScript(clock + tokenBucketFunction + """
+        local left, reset = -1, 0
+        local capacity = tonumber(ARGV[4])
+        if capacity > 0 then
+          local taken = take_token(KEYS[2], capacity, tonumber(ARGV[5]), now_ms())
+          if taken[1] == 0 then
+            return {'limited', taken[3], taken[4]}
+          end
+          left, reset = taken[2], taken[4]
+        end
+        local r = redis.call('HMGET', KEYS[1], 'state', 'fp', 'status', 'body')
+        if r[1] == 'done' then
+          if r[2] ~= ARGV[1] then return {'mismatch'} end
+          return {'replay', tonumber(r[3]), r[4], left, reset}
+        elseif r[1] == 'inflight' then
+          if r[2] ~= ARGV[1] then return {'mismatch'} end
+          return {'inflight', math.max(redis.call('PTTL', KEYS[1]), 1)}
+        end
+        local fence = redis.call('INCR', KEYS[3])
+        redis.call('HSET', KEYS[1], 'state', 'inflight', 'fp', ARGV[1], 'owner', ARGV[2], 'fence', fence)
+        redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        return {'acquired', fence, left, reset}
+        """)
+
+    /// KEYS[1] idempotency record, KEYS[2] ledger, KEYS[3] charges list.
+    /// ARGV[1] owner, ARGV[2] fence, ARGV[3] status, ARGV[4] body, ARGV[5] retention s,
+    /// ARGV[6] currency, ARGV[7] amount minor, ARGV[8] payment id, ARGV[9] idempotency key.
+    /// Reply: 1 committed (record done and ledger charged, together), 0 lease lost.
+    public static let complete = RedisScript(leaseFunction + """
+        if not holds(KEYS[1], ARGV[1], ARGV[2]) then return 0 end
+        redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[3], 'body', ARGV[4])
+        redis.call('HDEL', KEYS[1], 'owner')
+        redis.call('EXPIRE', KEYS[1], ARGV[5])
+        redis.call('HINCRBY', KEYS[2], 'count', 1)
+        redis.call('HINCRBY', KEYS[2], 'total:' .. ARGV[6], ARGV[7])
+        redis.call('RPUSH', KEYS[3], ARGV[8] .. ' ' .. ARGV[7] .. ' ' .. ARGV[6] .. ' ' .. ARGV[9])
+        return 1
+        """)
+
+    /// KEYS[1] idempotency record. ARGV[1] owner, ARGV[2] fence.
+    /// Reply: 1 released (record deleted), 0 not held by us (nothing changed).
+    public static let abort = RedisScript(leaseFunction + """
+        if not holds(KEYS[1], ARGV[1], ARGV[2]) then return 0 end
+        redis.call('DEL', KEYS[1])
+        return 1
+        """)
+
+    /// KEYS[1] idempotency record. ARGV[1] owner, ARGV[2] fence, ARGV[3] lease ms.
+    /// Reply: 1 extended to ARGV[3] from now, 0 lease lost (nothing changed).
+    public static let extend = RedisScript(leaseFunction + """
+        if not holds(KEYS[1], ARGV[1], ARGV[2]) then return 0 end
+        redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        return 1
+        """)
+
+    /// KEYS[1] bucket. ARGV[1] capacity, ARGV[2] refill per second.
+    /// Reply: {allowed 1|0, tokens_left, retry_after_ms, reset_ms}.
+    public static let tokenBucket = RedisScript(clock + tokenBucketFunction + """
+        return take_token(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), now_ms())
+        """)
+
+    public static let all = [begin, complete, abort, extend, tokenBucket]
+
+    /// Loads every script Redis does not have yet (after a restart or a failover).
+    public static func ensureLoaded(on client: RedisClient) async throws(RedisClientError) {
+        let reply = try await client.send(RedisCommand("SCRIPT", ["EXISTS"] + all.map { .string($0.sha1) }))
+        guard let flags = reply.array, flags.count == all.count else {
+            throw RedisClientError(.protocol, "SCRIPT EXISTS answered \(reply)")
+        }
+        for (script, flag) in zip(all, flags) where flag != .integer(1) {
+            try await client.load(script)
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import NIOCore
+import PaymentCore
+import RedisClient
+
+/// The idempotency store, per-key lock and ledger on Redis: one EVALSHA per step.
+public struct RedisIdempotencyStore: IdempotencyStore {
+    public let client: RedisClient
+    public let keys: PaymentKeys
+
+    public init(client: RedisClient, keys: PaymentKeys = PaymentKeys()) {
+        self.client = client
+        self.keys = keys
+    }
+
+    public func begin(_ request: PaymentRequest, owner: String, lease: Duration, rateLimit: RateLimitPolicy?) async throws -> BeginResult {
+        let reply = try await client.evaluate(
+            PaymentScripts.begin,
+            keys: [.string(keys.idempotency(request)), .string(keys.bucket(request.userID)), .string(keys.fence(request.userID))],
+            arguments: [
+                .string(request.fingerprint), .string(owner), .integer(lease.milliseconds),
+                .integer(rateLimit?.capacity ?? 0), .integer(rateLimit?.refillPerSecond ?? 0),
+            ]
+        )
+        guard let fields = reply.array, let kind = fields.first?.string else { throw Self.unexpected("begin", reply) }
+        func int(_ index: Int) throws -> Int {
+            guard index < fields.count, let value = fields[index].int else { throw Self.unexpected("begin", reply) }
+            return value
+        }
+        func status(left: Int, reset: Int) -> RateLimitStatus? {
+            guard let rateLimit, left >= 0 else { return nil }
+            return RateLimitStatus(policy: rateLimit, remaining: left, resetMilliseconds: reset)
+        }
+        switch kind {
+        case "acquired":
+            return .acquired(Lease(owner: owner, fence: Int64(try int(1))), rateLimit: status(left: try int(2), reset: try int(3)))
+        case "replay":
+            guard fields.count == 5, case .bulkString(let body) = fields[2] else { throw Self.unexpected("begin", reply) }
+            let response = StoredResponse(status: try int(1), body: Array(body.readableBytesView))
+            return .replay(response, rateLimit: status(left: try int(3), reset: try int(4)))
+        case "mismatch":
+            return .fingerprintMismatch
+        case "inflight":
+            return .inFlight(retryAfterMilliseconds: try int(1))
+        case "limited":
+            guard let rateLimit else { throw Self.unexpected("begin", reply) }
+            let status = RateLimitStatus(policy: rateLimit, remaining: 0, resetMilliseconds: try int(2))
+            return .rateLimited(status, retryAfterMilliseconds: try int(1))
+        default:
+            throw Self.unexpected("begin", reply)
+        }
+    }
+
+    public func complete(_ request: PaymentRequest, lease: Lease, response: StoredResponse, paymentID: String, retention: Duration) async throws -> CompleteResult {
+        let reply = try await client.evaluate(
+            PaymentScripts.complete,
+            keys: [.string(keys.idempotency(request)), .string(keys.ledger(request.userID)), .string(keys.charges(request.userID))],
+            arguments: [
+                .string(lease.owner), .integer(Int(lease.fence)), .integer(response.status), .bytes(ByteBuffer(bytes: response.body)),
+                .integer(Int(retention.components.seconds)), .string(request.currency.code), .integer(Int(request.amountMinor)),
+                .string(paymentID), .string(request.idempotencyKey.value),
+            ]
+        )
+        switch reply {
+        case .integer(1): return .committed
+        case .integer(0): return .leaseLost
+        default: throw Self.unexpected("complete", reply)
+        }
+    }
+
+    public func abort(_ request: PaymentRequest, lease: Lease) async throws {
+        _ = try await client.evaluate(
+            PaymentScripts.abort,
+            keys: [.string(keys.idempotency(request))],
+            arguments: [.string(lease.owner), .integer(Int(lease.fence))]
+        )
+    }
+
+    public func extend(_ request: PaymentRequest, lease: Lease, to duration: Duration) async throws -> Bool {
+        let reply = try await client.evaluate(
+            PaymentScripts.extend,
+            keys: [.string(keys.idempotency(request))],
+            arguments: [.string(lease.owner), .integer(Int(lease.fence)), .integer(duration.milliseconds)]
+        )
+        return reply == .integer(1)
+    }
+
+    public func ledger(for user: UserID) async throws -> Ledger {
+        let reply = try await client.send("HGETALL", .string(keys.ledger(user)))
+        guard let flat = reply.array, flat.count.isMultiple(of: 2) else { throw Self.unexpected("HGETALL", reply) }
+        var payments = 0
+        var totals: [String: Int64] = [:]
+        for index in stride(from: 0, to: flat.count, by: 2) {
+            guard let field = flat[index].string, let value = flat[index + 1].int else { throw Self.unexpected("HGETALL", reply) }
+            if field == "count" {
+                payments = value
+            } else if field.hasPrefix("total:") {
+                totals[String(field.dropFirst("total:".count))] = Int64(value)
+            }
+        }
+        return Ledger(userID: user, payments: payments, totals: totals)
+    }
+
+    static func unexpected(_ step: String, _ reply: RESPValue) -> RedisClientError {
+        RedisClientError(.protocol, "\(step) script answered an unexpected \(reply)")
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up so a lease is never shorter than asked.
+    var milliseconds: Int {
+        let (seconds, attoseconds) = components
+        return Int(seconds) * 1000 + Int((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+    }
+}

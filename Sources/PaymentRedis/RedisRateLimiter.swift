@@ -1,0 +1,28 @@
+import PaymentCore
+import RedisClient
+
+/// The bucket shared by every user and every replica (`GLOBAL_RATE_LIMIT_*`).
+public struct RedisRateLimiter: RateLimiter {
+    public let client: RedisClient
+    public let policy: RateLimitPolicy
+    public let key: String
+
+    public init(client: RedisClient, policy: RateLimitPolicy, keys: PaymentKeys = PaymentKeys()) {
+        self.client = client
+        self.policy = policy
+        self.key = keys.globalBucket
+    }
+
+    public func acquire() async throws -> RateLimitDecision {
+        let reply = try await client.evaluate(
+            PaymentScripts.tokenBucket,
+            keys: [.string(key)],
+            arguments: [.integer(policy.capacity), .integer(policy.refillPerSecond)]
+        )
+        guard let fields = reply.array?.compactMap(\.int), fields.count == 4 else {
+            throw RedisIdempotencyStore.unexpected("token bucket", reply)
+        }
+        let status = RateLimitStatus(policy: policy, remaining: fields[1], resetMilliseconds: fields[3])
+        return fields[0] == 1 ? .allowed(status) : .limited(status, retryAfterMilliseconds: fields[2])
+    }
+}

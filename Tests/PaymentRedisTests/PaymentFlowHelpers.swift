@@ -1,0 +1,47 @@
+import Logging
+import PaymentCore
+import PaymentRedis
+import RedisClient
+import RedisTestSupport
+import Testing
+
+/// Runs `body` with a client for the suite's server and shuts it down afterwards.
+func withRedis(_ body: (RedisClient) async throws -> Void) async throws {
+    var configuration = try RedisClientConfiguration(url: try RedisServer.required().url)
+    configuration.commandTimeout = .seconds(5)
+    let redis = try RedisClient(configuration: configuration, logger: Logger(label: "payment-redis-test"))
+    do {
+        try await body(redis)
+        await redis.shutdown()
+    } catch {
+        await redis.shutdown()
+        throw error
+    }
+}
+
+func makeService(
+    _ redis: RedisClient,
+    failureRate: Double = 0,
+    latency: Duration = .zero,
+    lease: Duration = .seconds(10),
+    userRateLimit: RateLimitPolicy? = nil,
+    globalRateLimit: RateLimitPolicy? = nil,
+    watchdog: Bool = true
+) -> PaymentService {
+    PaymentService(
+        store: RedisIdempotencyStore(client: redis),
+        processor: SimulatedProcessor(failureRate: failureRate, latency: latency),
+        globalRateLimiter: globalRateLimit.map { RedisRateLimiter(client: redis, policy: $0) },
+        settings: .init(lease: lease, retention: .seconds(3600), userRateLimit: userRateLimit, watchdog: watchdog)
+    )
+}
+
+/// A request for a fresh user, so tests sharing a server never see each other's keys.
+func request(user: String, key: String = "key-1", amount: String = "10.00", currency: String = "USD") throws -> PaymentRequest {
+    let body = #"{"user_id":"\#(user)","amount":\#(amount),"currency":"\#(currency)","idempotency_key":"\#(key)"}"#
+    return try PaymentRequest.parse(body: Array(body.utf8), idempotencyKeyHeader: nil)
+}
+
+func uniqueUser(_ name: String) -> String {
+    "\(name)-\(UInt32.random(in: 0...UInt32.max))"
+}
