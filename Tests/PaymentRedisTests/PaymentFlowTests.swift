@@ -73,8 +73,9 @@ struct PaymentFlowTests {
             let slow = makeService(redis, latency: .milliseconds(500))
             let fast = makeService(redis)
             let user = uniqueUser("inflight")
-            async let running = slow.pay(try request(user: user))
-            try await Task.sleep(for: .milliseconds(100))
+            let payment = try request(user: user)
+            async let running = slow.pay(payment)
+            try await waitUntil { try await redis.send("EXISTS", .string(PaymentKeys().idempotency(payment))) == .integer(1) }
             let conflict = await fast.pay(try request(user: user))
             guard case .inFlight(let retryAfter) = conflict else {
                 Issue.record("expected in flight, got \(conflict.label)")
@@ -107,13 +108,19 @@ struct PaymentFlowTests {
         try await withRedis { redis async throws in
             let user = uniqueUser("lease")
             let payment = try request(user: user)
-            // No watchdog: the 200 ms lease runs out while the 600 ms work is still going.
-            let stale = makeService(redis, latency: .milliseconds(600), lease: .milliseconds(200), watchdog: false)
-            let fresh = makeService(redis, latency: .milliseconds(100), lease: .seconds(10))
+            // No watchdog: the 200 ms lease runs out while the 1 s work is still going.
+            let stale = makeService(redis, latency: .seconds(1), lease: .milliseconds(200), watchdog: false)
+            let fresh = makeService(redis, latency: .milliseconds(50), lease: .seconds(10))
 
             async let staleOutcome = stale.pay(payment)
-            try await Task.sleep(for: .milliseconds(350))
-            let freshOutcome = await fresh.pay(payment)
+            try await waitUntil { try await redis.send("EXISTS", .string(PaymentKeys().idempotency(payment))) == .integer(1) }
+            // Retry as a client would until the key is free again.
+            var freshOutcome = await fresh.pay(payment)
+            let deadline = ContinuousClock.now + .seconds(5)
+            while freshOutcome.label == "in_flight", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                freshOutcome = await fresh.pay(payment)
+            }
             #expect(freshOutcome.label == "succeeded", "the new holder took the expired key and committed")
             #expect(await staleOutcome == .leaseLost, "the old holder's complete was refused")
 
@@ -126,11 +133,13 @@ struct PaymentFlowTests {
     @Test func watchdogKeepsTheLeaseWhileSlowWorkRuns() async throws {
         try await withRedis { redis async throws in
             let payment = try request(user: uniqueUser("watchdog"))
-            let slow = makeService(redis, latency: .milliseconds(900), lease: .milliseconds(300))
+            let key = PaymentKeys().idempotency(payment)
+            let slow = makeService(redis, latency: .seconds(2), lease: .milliseconds(600))
             async let outcome = slow.pay(payment)
-            try await Task.sleep(for: .milliseconds(600))
-            // Twice the lease later the key is still held: the watchdog extended it.
-            #expect(await makeService(redis).pay(payment).label == "in_flight")
+            try await waitUntil { try await redis.send("EXISTS", .string(key)) == .integer(1) }
+            try await Task.sleep(for: .milliseconds(1_300))
+            // More than two leases later the key is still held: the watchdog extended it.
+            #expect(try await redis.send("HGET", .string(key), "state").string == "inflight")
             #expect(await outcome.label == "succeeded")
             #expect(try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID).payments == 1)
         }

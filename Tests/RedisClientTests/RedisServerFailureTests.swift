@@ -34,15 +34,23 @@ struct RedisRestartedServerTests {
             _ = try await client.send("SET", "restart", "before")
             server.kill()
 
-            // The open connection breaks, then the connect is refused and the circuit opens.
-            let broken = await #expect(throws: RedisClientError.self) { try await client.ping() }
-            #expect(broken?.kind == .connection)
-            let refused = await #expect(throws: RedisClientError.self) { try await client.ping() }
-            #expect(refused?.kind == .connection)
-            let start = ContinuousClock.now
-            let fast = await #expect(throws: RedisClientError.self) { try await client.ping() }
-            #expect(fast?.message.contains("circuit open") == true, "\(String(describing: fast))")
-            #expect(ContinuousClock.now - start < .milliseconds(100), "an open circuit fails without waiting")
+            // The open connection breaks, then connects are refused and the circuit opens.
+            // How many calls see the broken connection first depends on when its close
+            // is noticed, so look for the open circuit within a few calls.
+            var circuitOpen: RedisClientError?
+            var fastEnough = false
+            for _ in 0..<5 where circuitOpen == nil {
+                let start = ContinuousClock.now
+                let error = await #expect(throws: RedisClientError.self) { try await client.ping() }
+                #expect(error?.kind == .connection)
+                if error?.message.contains("circuit open") == true {
+                    circuitOpen = error
+                    // Well under the 500 ms deadline: it did not wait.
+                    fastEnough = ContinuousClock.now - start < .milliseconds(250)
+                }
+            }
+            #expect(circuitOpen != nil, "no call failed with the circuit open")
+            #expect(fastEnough, "an open circuit fails without waiting")
 
             try await server.restart()
             // Back-off is capped at 1 s: the client must be back well within 3 s.

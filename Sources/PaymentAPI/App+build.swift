@@ -1,0 +1,65 @@
+import Hummingbird
+import Logging
+import Metrics
+import PaymentCore
+import PaymentRedis
+import Prometheus
+import RedisClient
+
+/// Builds the whole server from its configuration. `payment-api`'s main and the tests
+/// call the same function, so what is tested is what runs.
+///
+/// The Redis client and the readiness monitor are the application's services: when the
+/// application shuts down, the HTTP server stops first and Redis closes last.
+public func buildApplication(
+    configuration: AppConfiguration,
+    readiness: Readiness,
+    logger: Logger,
+    watchdog: Bool = true
+) throws -> some ApplicationProtocol {
+    // A registry per application: metrics need no global bootstrap, and tests that build
+    // several applications in one process each see their own.
+    let registry = PrometheusCollectorRegistry()
+    let factory = PrometheusMetricsFactory(registry: registry)
+    let metrics = PaymentMetrics(factory: factory)
+
+    let redis = try RedisClient(configuration: configuration.redis, logger: logger, metricsFactory: factory)
+    let service = PaymentService(
+        store: RedisIdempotencyStore(client: redis),
+        processor: SimulatedProcessor(failureRate: configuration.paymentFailureRate, latency: configuration.paymentLatency),
+        globalRateLimiter: configuration.globalRateLimit.map { RedisRateLimiter(client: redis, policy: $0) },
+        settings: .init(
+            lease: configuration.lockLease,
+            retention: configuration.idempotencyTTL,
+            userRateLimit: configuration.userRateLimit,
+            watchdog: watchdog
+        )
+    )
+
+    let router = buildRouter(service: service, configuration: configuration, readiness: readiness, registry: registry, metrics: metrics)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort)),
+        services: [redis, ReadinessMonitor(redis: redis, readiness: readiness, logger: logger)],
+        logger: logger
+    )
+}
+
+/// The routes and the middleware around them, outermost first.
+func buildRouter(
+    service: PaymentService,
+    configuration: AppConfiguration,
+    readiness: Readiness,
+    registry: PrometheusCollectorRegistry,
+    metrics: PaymentMetrics
+) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: MetricsMiddleware(metrics: metrics))
+    router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: InflightLimitMiddleware(limit: configuration.maxInflightRequests, metrics: metrics))
+    PaymentController(service: service, maxBodyBytes: configuration.maxBodyBytes, metrics: metrics).addRoutes(to: router)
+    HealthController(readiness: readiness, registry: registry).addRoutes(to: router)
+    return router
+}

@@ -1,0 +1,132 @@
+import PaymentCore
+import RedisClient
+
+/// Every setting of the server, read from the environment (or `--kebab-case` flags) by
+/// `payment-api`'s main. Each invalid value fails start-up with one line that names
+/// its variable.
+public struct AppConfiguration: Sendable {
+    public var httpHost = "0.0.0.0"
+    public var httpPort = 8080
+    public var redis: RedisClientConfiguration
+    public var lockLease: Duration = .milliseconds(10_000)
+    public var idempotencyTTL: Duration = .seconds(86_400)
+    public var userRateLimit: RateLimitPolicy? = RateLimitPolicy(name: "user", capacity: 10, refillPerSecond: 10)
+    public var globalRateLimit: RateLimitPolicy?
+    public var paymentFailureRate = 0.3
+    public var paymentLatency: Duration = .zero
+    public var maxBodyBytes = 16_384
+    public var maxInflightRequests = 1_024
+    public var shutdownDrain: Duration = .seconds(5)
+    public var logLevel = "info"
+    public var logFormat = LogFormat.json
+
+    public enum LogFormat: String, Sendable {
+        case json, text
+    }
+
+    /// Defaults only, with Redis on localhost; tests change what they need.
+    public init(redis: RedisClientConfiguration) {
+        self.redis = redis
+    }
+
+    /// Reads every variable through `lookup` (name → value, nil when unset).
+    public init(lookup: @escaping (String) -> String?) throws(ConfigurationError) {
+        let reader = VariableReader(lookup: lookup)
+        let url = reader.string("REDIS_URL") ?? "redis://127.0.0.1:6379"
+        let password = reader.string("REDIS_PASSWORD")
+        var redis: RedisClientConfiguration
+        do throws(RedisURLError) {
+            redis = try RedisClientConfiguration(url: url, password: password)
+        } catch {
+            throw ConfigurationError(variable: "REDIS_URL", message: error.message)
+        }
+        redis.commandTimeout = .milliseconds(try reader.integer("REDIS_TIMEOUT_MS", default: 500, in: 1...60_000))
+        self.init(redis: redis)
+
+        httpHost = reader.string("HTTP_HOST") ?? httpHost
+        httpPort = try reader.integer("HTTP_PORT", default: 8080, in: 0...65_535)
+
+        switch reader.string("REDIS_MODE") ?? "standalone" {
+        case "standalone": break
+        case "cluster":
+            throw ConfigurationError(variable: "REDIS_MODE", message: "cluster mode is not available in this version; use standalone")
+        case let other:
+            throw ConfigurationError(variable: "REDIS_MODE", message: "must be standalone or cluster, got \"\(other)\"")
+        }
+        if let urls = reader.string("REDLOCK_URLS"), !urls.isEmpty {
+            throw ConfigurationError(variable: "REDLOCK_URLS", message: "quorum locks are not available in this version; leave it empty")
+        }
+        if let file = reader.string("API_KEYS_FILE"), !file.isEmpty {
+            throw ConfigurationError(variable: "API_KEYS_FILE", message: "authentication is not available in this version; leave it empty")
+        }
+
+        lockLease = .milliseconds(try reader.integer("LOCK_LEASE_MS", default: 10_000, in: 100...3_600_000))
+        idempotencyTTL = .seconds(try reader.integer("IDEMPOTENCY_TTL_SECONDS", default: 86_400, in: 1...31_536_000))
+        userRateLimit = try reader.bucket(
+            "RATE_LIMIT_CAPACITY", "RATE_LIMIT_REFILL_PER_SECOND", name: "user", defaultCapacity: 10, defaultRefill: 10
+        )
+        globalRateLimit = try reader.bucket(
+            "GLOBAL_RATE_LIMIT_CAPACITY", "GLOBAL_RATE_LIMIT_REFILL_PER_SECOND", name: "global", defaultCapacity: 0, defaultRefill: 0
+        )
+        paymentFailureRate = try reader.probability("PAYMENT_FAILURE_RATE", default: 0.3)
+        paymentLatency = .milliseconds(try reader.integer("PAYMENT_LATENCY_MS", default: 0, in: 0...600_000))
+        maxBodyBytes = try reader.integer("MAX_BODY_BYTES", default: 16_384, in: 64...10_485_760)
+        maxInflightRequests = try reader.integer("MAX_INFLIGHT_REQUESTS", default: 1_024, in: 1...1_000_000)
+        shutdownDrain = .seconds(try reader.integer("SHUTDOWN_DRAIN_SECONDS", default: 5, in: 0...600))
+
+        logLevel = reader.string("LOG_LEVEL") ?? "info"
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
+            throw ConfigurationError(variable: "LOG_LEVEL", message: "must be one of trace, debug, info, notice, warning, error, critical, got \"\(logLevel)\"")
+        }
+        let format = reader.string("LOG_FORMAT") ?? "json"
+        guard let logFormat = LogFormat(rawValue: format) else {
+            throw ConfigurationError(variable: "LOG_FORMAT", message: "must be json or text, got \"\(format)\"")
+        }
+        self.logFormat = logFormat
+    }
+}
+
+/// One invalid setting: `description` is the single line printed at start-up.
+public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let variable: String
+    public let message: String
+
+    public var description: String { "invalid configuration: \(variable) \(message)" }
+}
+
+/// Reads and checks single variables; every error names its variable.
+private struct VariableReader {
+    let lookup: (String) -> String?
+
+    func string(_ name: String) -> String? {
+        guard let value = lookup(name), !value.isEmpty else { return nil }
+        return value
+    }
+
+    func integer(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let text = string(name) else { return defaultValue }
+        guard let value = Int(text), range.contains(value) else {
+            throw ConfigurationError(variable: name, message: "must be an integer from \(range.lowerBound) to \(range.upperBound), got \"\(text)\"")
+        }
+        return value
+    }
+
+    func probability(_ name: String, default defaultValue: Double) throws(ConfigurationError) -> Double {
+        guard let text = string(name) else { return defaultValue }
+        guard let value = Double(text), value.isFinite, (0...1).contains(value) else {
+            throw ConfigurationError(variable: name, message: "must be a number from 0 to 1, got \"\(text)\"")
+        }
+        return value
+    }
+
+    /// A token bucket from a capacity and a refill rate; a capacity of 0 disables it.
+    func bucket(_ capacityName: String, _ refillName: String, name: String, defaultCapacity: Int, defaultRefill: Int) throws(ConfigurationError) -> RateLimitPolicy? {
+        let capacity = try integer(capacityName, default: defaultCapacity, in: 0...1_000_000)
+        let refill = try integer(refillName, default: defaultRefill, in: 0...1_000_000)
+        guard capacity > 0 else { return nil }
+        guard refill > 0 else {
+            throw ConfigurationError(variable: refillName, message: "must be at least 1 when \(capacityName) is above 0")
+        }
+        return RateLimitPolicy(name: name, capacity: capacity, refillPerSecond: refill)
+    }
+}

@@ -1,0 +1,13 @@
+import Hummingbird
+import Logging
+
+/// The request context of every route: Hummingbird's core storage plus the request id
+/// that logs, problem documents and the `X-Request-ID` header share.
+public struct AppRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var requestID = ""
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+    }
+}

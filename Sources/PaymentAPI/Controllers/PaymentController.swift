@@ -1,0 +1,91 @@
+import Foundation
+import Hummingbird
+import Logging
+import PaymentCore
+
+/// `POST /pay` and `GET /ledger/{user_id}`.
+struct PaymentController: Sendable {
+    let service: PaymentService
+    let maxBodyBytes: Int
+    let metrics: PaymentMetrics
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.post("/pay", use: pay)
+        router.get("/ledger/{user_id}", use: ledger)
+    }
+
+    @Sendable func pay(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let start = ContinuousClock.now
+        let payment: PaymentRequest
+        do {
+            payment = try await parse(request)
+        } catch {
+            metrics.recordInvalid()
+            throw error
+        }
+        let outcome = await service.pay(payment)
+        metrics.record(outcome)
+        var metadata: Logger.Metadata = [
+            "user_id": .string(payment.userID.value),
+            "idempotency_key": .string(payment.idempotencyKey.value),
+            "outcome": .string(outcome.label),
+            "duration_ms": .stringConvertible((ContinuousClock.now - start).milliseconds),
+        ]
+        if case .unavailable(let reason) = outcome { metadata["error"] = .string(reason) }
+        context.logger.info("payment", metadata: metadata)
+        return try PaymentResponses.response(for: outcome)
+    }
+
+    private func parse(_ request: Request) async throws -> PaymentRequest {
+        if let contentType = request.headers[.contentType], !Self.isJSON(contentType) {
+            throw Problem(.unsupportedMediaType, slug: "unsupported-media-type", title: "Unsupported media type",
+                          detail: "send the body as application/json")
+        }
+        // Refuse a declared oversize body before reading any of it.
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            throw Problem(.contentTooLarge, slug: "body-too-large", title: "Content too large",
+                          detail: "the request body is larger than \(maxBodyBytes) bytes")
+        }
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: maxBodyBytes)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw Problem(.contentTooLarge, slug: "body-too-large", title: "Content too large",
+                          detail: "the request body is larger than \(maxBodyBytes) bytes")
+        }
+        return try PaymentRequest.parse(
+            body: Array(body.readableBytesView),
+            idempotencyKeyHeader: request.headers[.idempotencyKey]
+        )
+    }
+
+    /// `application/json`, any `+json` type, with or without parameters.
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        } ?? ""
+        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+    }
+
+    @Sendable func ledger(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let user = try UserID(context.parameters.require("user_id"))
+        let ledger: Ledger
+        do {
+            ledger = try await service.store.ledger(for: user)
+        } catch {
+            throw Problem.unavailable("the ledger could not be read: Redis is unavailable")
+        }
+        var writer = JSONWriter()
+        writer.object { object in
+            object.field("user_id", string: user.value)
+            object.field("payments", integer: Int64(ledger.payments))
+            object.field("totals") { totals in
+                for (currency, total) in ledger.totals.sorted(by: { $0.key < $1.key }) {
+                    totals.field(currency, integer: total)
+                }
+            }
+        }
+        return PaymentResponses.json(writer.bytes)
+    }
+}

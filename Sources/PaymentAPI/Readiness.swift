@@ -1,0 +1,82 @@
+import Logging
+import PaymentRedis
+import RedisClient
+import ServiceLifecycle
+import Synchronization
+
+/// Whether this replica should get traffic: Redis answers and the scripts are loaded,
+/// and no shutdown has begun.
+public final class Readiness: Sendable {
+    public struct State: Sendable, Hashable {
+        public var isReady: Bool { reason == nil }
+        /// Why not ready; nil when ready.
+        public var reason: String?
+    }
+
+    private let redisProblem = Mutex<String?>("redis has not been checked yet")
+    private let draining = Atomic<Bool>(false)
+
+    public init() {}
+
+    public var state: State {
+        if draining.load(ordering: .relaxed) { return State(reason: "shutting down") }
+        return State(reason: redisProblem.withLock { $0 })
+    }
+
+    func redisChecked(problem: String?) {
+        redisProblem.withLock { $0 = problem }
+    }
+
+    /// From now on readiness is 503, whatever Redis does.
+    public func startDraining() {
+        draining.store(true, ordering: .relaxed)
+    }
+}
+
+/// Checks Redis and loads missing scripts: every second while ready, every 250 ms while
+/// not, so a replica is back in rotation soon after Redis returns.
+struct ReadinessMonitor: Service {
+    let redis: RedisClient
+    let readiness: Readiness
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let wasReady = readiness.state.isReady
+                do throws(RedisClientError) {
+                    try await PaymentScripts.ensureLoaded(on: redis)
+                    readiness.redisChecked(problem: nil)
+                    if !wasReady { logger.info("ready: redis answers and scripts are loaded") }
+                } catch {
+                    readiness.redisChecked(problem: "redis: \(error.message)")
+                    if wasReady { logger.warning("not ready", metadata: ["error": "\(error.message)"]) }
+                }
+                try? await Task.sleep(for: readiness.state.isReady ? .seconds(1) : .milliseconds(250))
+            }
+        }
+    }
+}
+
+/// The last service of the group, so the first to hear of a graceful shutdown: readiness
+/// goes 503 at once, and the server keeps serving for the drain period while load
+/// balancers stop sending traffic. Then the server stops and Redis closes.
+public struct ShutdownDrain: Service {
+    let readiness: Readiness
+    let drain: Duration
+    let logger: Logger
+
+    public init(readiness: Readiness, drain: Duration, logger: Logger) {
+        self.readiness = readiness
+        self.drain = drain
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        readiness.startDraining()
+        logger.info("shutdown: readiness is 503, draining", metadata: ["drain_seconds": "\(drain.components.seconds)"])
+        // Not cancellable by the group's shutdown: the drain is the point.
+        try? await Task.sleep(for: drain)
+    }
+}

@@ -1,0 +1,79 @@
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import PaymentAPI
+import RedisClient
+import RedisTestSupport
+import Testing
+
+/// Builds the real application against the suite's redis-server (or `redisURL`), with
+/// defaults that keep tests deterministic: no simulated failures, no rate limits.
+func withApp(
+    redisURL: String? = nil,
+    watchdog: Bool = true,
+    _ configure: (inout AppConfiguration) -> Void = { _ in },
+    _ test: @Sendable (any TestClientProtocol) async throws -> Void
+) async throws {
+    let url = try redisURL ?? RedisServer.required().url
+    var configuration = AppConfiguration(redis: try RedisClientConfiguration(url: url))
+    configuration.paymentFailureRate = 0
+    configuration.userRateLimit = nil
+    configure(&configuration)
+    var logger = Logger(label: "payment-api-test")
+    logger.logLevel = .critical
+    let app = try buildApplication(configuration: configuration, readiness: Readiness(), logger: logger, watchdog: watchdog)
+    try await app.test(.router, test)
+}
+
+/// A user id no other test uses.
+func uniqueUser(_ name: String) -> String {
+    "\(name)-\(UInt32.random(in: 0...UInt32.max))"
+}
+
+func payBody(user: String, amount: String = "100.0", currency: String? = "USD", key: String? = "key-1") -> ByteBuffer {
+    var fields = [#""user_id":"\#(user)""#, #""amount":\#(amount)"#]
+    if let currency { fields.append(#""currency":"\#(currency)""#) }
+    if let key { fields.append(#""idempotency_key":"\#(key)""#) }
+    return ByteBuffer(string: "{" + fields.joined(separator: ",") + "}")
+}
+
+extension TestClientProtocol {
+    func pay(_ body: ByteBuffer, headers: HTTPFields = [.contentType: "application/json"]) async throws -> TestResponse {
+        try await executeRequest(uri: "/pay", method: .post, headers: headers, body: body)
+    }
+
+    /// Polls /readyz until it answers `status` or `timeout` passes; returns the last answer.
+    func waitForReadiness(_ status: HTTPResponse.Status, timeout: Duration = .seconds(5)) async throws -> TestResponse {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let response = try await executeRequest(uri: "/readyz", method: .get, headers: [:], body: nil)
+            if response.status == status || ContinuousClock.now >= deadline { return response }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+}
+
+/// Checks that a response is a problem+json document with this status and type.
+func expectProblem(
+    _ response: TestResponse,
+    _ status: HTTPResponse.Status,
+    type: String,
+    detailContains: String? = nil,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(response.status == status, "\(response.text)", sourceLocation: sourceLocation)
+    #expect(response.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
+    let text = response.text
+    #expect(text.contains(#""type":"/problems/\#(type)""#), "\(text)", sourceLocation: sourceLocation)
+    #expect(text.contains(#""status":\#(status.code)"#), "\(text)", sourceLocation: sourceLocation)
+    #expect(text.contains(#""title":""#), sourceLocation: sourceLocation)
+    #expect(text.contains(#""request_id":""#), sourceLocation: sourceLocation)
+    if let detailContains {
+        #expect(text.contains(detailContains), "\(text)", sourceLocation: sourceLocation)
+    }
+}

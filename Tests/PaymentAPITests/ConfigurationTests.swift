@@ -1,0 +1,66 @@
+import PaymentAPI
+import PaymentCore
+import RedisClient
+import Testing
+
+@Suite("configuration from the environment")
+struct ConfigurationTests {
+    private func configuration(_ environment: [String: String]) throws(ConfigurationError) -> AppConfiguration {
+        try AppConfiguration { environment[$0] }
+    }
+
+    @Test func defaultsMatchTheDesign() throws {
+        let configuration = try configuration([:])
+        #expect(configuration.httpHost == "0.0.0.0")
+        #expect(configuration.httpPort == 8080)
+        #expect(configuration.redis.url.description == "redis://127.0.0.1:6379")
+        #expect(configuration.redis.commandTimeout == .milliseconds(500))
+        #expect(configuration.lockLease == .milliseconds(10_000))
+        #expect(configuration.idempotencyTTL == .seconds(86_400))
+        #expect(configuration.userRateLimit?.capacity == 10)
+        #expect(configuration.userRateLimit?.refillPerSecond == 10)
+        #expect(configuration.globalRateLimit == nil)
+        #expect(configuration.paymentFailureRate == 0.3)
+        #expect(configuration.maxBodyBytes == 16_384)
+        #expect(configuration.maxInflightRequests == 1_024)
+        #expect(configuration.shutdownDrain == .seconds(5))
+    }
+
+    @Test func valuesAreRead() throws {
+        let configuration = try configuration([
+            "HTTP_PORT": "9000", "REDIS_URL": "redis://:urlpass@cache:6380/2", "REDIS_PASSWORD": "secretpass",
+            "RATE_LIMIT_CAPACITY": "0", "GLOBAL_RATE_LIMIT_CAPACITY": "100", "GLOBAL_RATE_LIMIT_REFILL_PER_SECOND": "50",
+            "PAYMENT_FAILURE_RATE": "0", "LOG_FORMAT": "text",
+        ])
+        #expect(configuration.httpPort == 9000)
+        #expect(configuration.redis.url.password == "secretpass")
+        #expect(configuration.redis.url.database == 2)
+        #expect(configuration.userRateLimit == nil)
+        #expect(configuration.globalRateLimit?.capacity == 100)
+        #expect(configuration.paymentFailureRate == 0)
+        #expect(configuration.logFormat == .text)
+    }
+
+    @Test(arguments: [
+        ("HTTP_PORT", "eighty", "invalid configuration: HTTP_PORT must be an integer from 0 to 65535, got \"eighty\""),
+        ("REDIS_URL", "http://x", "invalid configuration: REDIS_URL must start with redis:// or rediss://"),
+        ("REDIS_TIMEOUT_MS", "0", "invalid configuration: REDIS_TIMEOUT_MS must be an integer from 1 to 60000, got \"0\""),
+        ("PAYMENT_FAILURE_RATE", "1.5", "invalid configuration: PAYMENT_FAILURE_RATE must be a number from 0 to 1, got \"1.5\""),
+        ("PAYMENT_FAILURE_RATE", "nan", "invalid configuration: PAYMENT_FAILURE_RATE must be a number from 0 to 1, got \"nan\""),
+        ("RATE_LIMIT_REFILL_PER_SECOND", "0", "invalid configuration: RATE_LIMIT_REFILL_PER_SECOND must be at least 1 when RATE_LIMIT_CAPACITY is above 0"),
+        ("REDIS_MODE", "sentinel", "invalid configuration: REDIS_MODE must be standalone or cluster, got \"sentinel\""),
+        ("LOG_FORMAT", "xml", "invalid configuration: LOG_FORMAT must be json or text, got \"xml\""),
+        ("LOG_LEVEL", "loud", "invalid configuration: LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, got \"loud\""),
+        ("MAX_BODY_BYTES", "-1", "invalid configuration: MAX_BODY_BYTES must be an integer from 64 to 10485760, got \"-1\""),
+    ])
+    func invalidValuesNameTheirVariable(variable: String, value: String, message: String) {
+        let error = #expect(throws: ConfigurationError.self) { try configuration([variable: value]) }
+        #expect(error?.variable == variable)
+        #expect(error?.description == message)
+    }
+
+    @Test func passwordsNeverAppearInErrors() {
+        let error = #expect(throws: ConfigurationError.self) { try configuration(["REDIS_URL": "redis://:hunter2@h:99999"]) }
+        #expect(error?.description.contains("hunter2") == false)
+    }
+}

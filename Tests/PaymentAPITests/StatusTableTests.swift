@@ -1,0 +1,179 @@
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import PaymentAPI
+import PaymentCore
+import RedisClient
+import RedisTestSupport
+import Testing
+
+/// One test per row of DESIGN.md's status table, each asserting status, headers and body.
+@Suite("POST /pay status table", .redisServer())
+struct StatusTableTests {
+    @Test func processedNowIs200WithThePaymentJSON() async throws {
+        try await withApp({ $0.userRateLimit = .init(name: "user", capacity: 10, refillPerSecond: 10) }) { client in
+            let user = uniqueUser("ok")
+            let response = try await client.pay(payBody(user: user, amount: "100.0", key: "unique-key-123"))
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType] == "application/json")
+            let text = response.text
+            #expect(text.hasPrefix(#"{"payment_id":"pay_"#))
+            #expect(text.contains(#""status":"succeeded","user_id":"\#(user)","amount_minor":10000,"currency":"USD","idempotency_key":"unique-key-123","created_at":""#))
+            #expect(text.hasSuffix(#""message":"Payment processed"}"#))
+            #expect(response.headers[.init("Idempotent-Replayed")!] == nil)
+            #expect(response.headers[.init("RateLimit-Policy")!] == #""user";q=10;w=1"#)
+            #expect(response.headers[.init("RateLimit")!] == #""user";r=9;t=1"#)
+            #expect(response.headers[.init("X-Request-ID")!]?.count == 32)
+        }
+    }
+
+    @Test func replayIsTheByteIdenticalBodyMarkedReplayed() async throws {
+        try await withApp { client in
+            let body = payBody(user: uniqueUser("replay"))
+            let first = try await client.pay(body)
+            let second = try await client.pay(body)
+            #expect(first.status == .ok)
+            #expect(second.status == .ok)
+            #expect(second.body == first.body)
+            #expect(second.headers[.init("Idempotent-Replayed")!] == "true")
+        }
+    }
+
+    @Test func keyFromTheHeaderQuotedOrBare() async throws {
+        try await withApp { client in
+            let user = uniqueUser("header")
+            let quoted = try await client.pay(payBody(user: user, key: nil), headers: [.init("Idempotency-Key")!: #""h-1""#])
+            #expect(quoted.status == .ok)
+            #expect(quoted.text.contains(#""idempotency_key":"h-1""#))
+            let bare = try await client.pay(payBody(user: user, key: nil), headers: [.init("Idempotency-Key")!: "h-1"])
+            #expect(bare.headers[.init("Idempotent-Replayed")!] == "true", "the bare token names the same key")
+            #expect(bare.body == quoted.body)
+        }
+    }
+
+    @Test func missingContentTypeIsAcceptedAsJSON() async throws {
+        try await withApp { client in
+            let response = try await client.pay(payBody(user: uniqueUser("noct")), headers: [:])
+            #expect(response.status == .ok)
+        }
+    }
+
+    @Test func badRequests() async throws {
+        try await withApp { client in
+            let user = uniqueUser("bad")
+            expectProblem(try await client.pay(ByteBuffer(string: "{not json")), .badRequest, type: "malformed-request",
+                          detailContains: "request body is not valid JSON")
+            expectProblem(try await client.pay(payBody(user: user, amount: "0")), .badRequest, type: "invalid-amount",
+                          detailContains: #"\"amount\" must be greater than 0"#)
+            expectProblem(try await client.pay(payBody(user: user, key: nil)), .badRequest, type: "invalid-idempotency-key",
+                          detailContains: "an idempotency key is required")
+            expectProblem(try await client.pay(payBody(user: user, key: "a"), headers: [.init("Idempotency-Key")!: #""b""#]),
+                          .badRequest, type: "invalid-idempotency-key", detailContains: "differ")
+            expectProblem(try await client.pay(payBody(user: "{braces}")), .badRequest, type: "invalid-user-id")
+            expectProblem(try await client.pay(payBody(user: user, currency: "XYZ")), .badRequest, type: "unknown-currency")
+            // None of them stored anything.
+            let ledger = try await client.executeRequest(uri: "/ledger/\(user)", method: .get, headers: [:], body: nil)
+            #expect(ledger.text == #"{"user_id":"\#(user)","payments":0,"totals":{}}"#)
+        }
+    }
+
+    @Test func sameKeyStillInFlightIs409WithRetryAfter() async throws {
+        try await withApp({ $0.paymentLatency = .milliseconds(1_500) }) { client in
+            let body = payBody(user: uniqueUser("inflight"))
+            async let first = client.pay(body)
+            try await Task.sleep(for: .milliseconds(400))
+            let second = try await client.pay(body)
+            expectProblem(second, .conflict, type: "in-flight")
+            #expect(second.headers[.retryAfter] == "1")
+            #expect(try await first.status == .ok)
+        }
+    }
+
+    @Test func bodyOverTheLimitIs413() async throws {
+        try await withApp { client in
+            let large = ByteBuffer(repeating: UInt8(ascii: " "), count: 16_385)
+            expectProblem(try await client.pay(large), .contentTooLarge, type: "body-too-large")
+        }
+    }
+
+    @Test func otherContentTypeIs415() async throws {
+        try await withApp { client in
+            let response = try await client.pay(payBody(user: uniqueUser("ct")), headers: [.contentType: "text/plain"])
+            expectProblem(response, .unsupportedMediaType, type: "unsupported-media-type")
+            let json = try await client.pay(payBody(user: uniqueUser("ct")), headers: [.contentType: "application/json; charset=utf-8"])
+            #expect(json.status == .ok)
+        }
+    }
+
+    @Test func sameKeyWithAnotherAmountIs422() async throws {
+        try await withApp { client in
+            let user = uniqueUser("reuse")
+            #expect(try await client.pay(payBody(user: user, amount: "10")).status == .ok)
+            expectProblem(try await client.pay(payBody(user: user, amount: "11")), .unprocessableContent, type: "idempotency-key-reused")
+            expectProblem(try await client.pay(payBody(user: user, amount: "10", currency: "EUR")), .unprocessableContent,
+                          type: "idempotency-key-reused")
+        }
+    }
+
+    @Test func emptyBucketIs429WithRetryAfterAndRateLimitFields() async throws {
+        try await withApp({ $0.userRateLimit = .init(name: "user", capacity: 2, refillPerSecond: 1) }) { client in
+            let user = uniqueUser("limited")
+            #expect(try await client.pay(payBody(user: user, key: "a")).status == .ok)
+            #expect(try await client.pay(payBody(user: user, key: "b")).status == .ok)
+            let limited = try await client.pay(payBody(user: user, key: "c"))
+            expectProblem(limited, .tooManyRequests, type: "rate-limited")
+            #expect(limited.headers[.retryAfter] == "1")
+            #expect(limited.headers[.init("RateLimit-Policy")!] == #""user";q=2;w=2"#)
+            #expect(limited.headers[.init("RateLimit")!]?.hasPrefix(#""user";r=0;t="#) == true)
+        }
+    }
+
+    @Test func processorFailureIs500AndStoresNothing() async throws {
+        try await withApp({ $0.paymentFailureRate = 1 }) { client in
+            let user = uniqueUser("fail")
+            let response = try await client.pay(payBody(user: user))
+            expectProblem(response, .internalServerError, type: "processor-failed", detailContains: "nothing was charged")
+            let ledger = try await client.executeRequest(uri: "/ledger/\(user)", method: .get, headers: [:], body: nil)
+            #expect(ledger.text.contains(#""payments":0"#))
+        }
+    }
+
+    @Test func overTheInflightCapIs503() async throws {
+        try await withApp({
+            $0.maxInflightRequests = 1
+            $0.paymentLatency = .milliseconds(1_500)
+        }) { client in
+            async let first = client.pay(payBody(user: uniqueUser("cap1")))
+            try await Task.sleep(for: .milliseconds(400))
+            let shed = try await client.pay(payBody(user: uniqueUser("cap2")))
+            expectProblem(shed, .serviceUnavailable, type: "unavailable", detailContains: "requests in flight")
+            #expect(shed.headers[.retryAfter] == "1")
+            #expect(try await first.status == .ok)
+        }
+    }
+
+    @Test func unknownRouteIsAProblemToo() async throws {
+        try await withApp { client in
+            expectProblem(try await client.executeRequest(uri: "/nope", method: .get, headers: [:], body: nil), .notFound, type: "not-found")
+        }
+    }
+}
+
+@Suite("Redis unavailable")
+struct RedisUnavailableTests {
+    @Test func payIs503AndReadinessIs503ButLivenessIs200() async throws {
+        // Port 1 on loopback: nothing listens, connects are refused at once.
+        try await withApp(redisURL: "redis://127.0.0.1:1") { client in
+            let response = try await client.pay(payBody(user: uniqueUser("down")))
+            expectProblem(response, .serviceUnavailable, type: "unavailable", detailContains: "nothing was charged")
+            #expect(response.headers[.retryAfter] == "1")
+            let ready = try await client.waitForReadiness(.serviceUnavailable)
+            #expect(ready.status == .serviceUnavailable)
+            #expect(ready.text.contains(#""reason":"redis: "#), "\(ready.text)")
+            let live = try await client.executeRequest(uri: "/healthz", method: .get, headers: [:], body: nil)
+            #expect(live.status == .ok)
+            expectProblem(try await client.executeRequest(uri: "/ledger/someone", method: .get, headers: [:], body: nil),
+                          .serviceUnavailable, type: "unavailable")
+        }
+    }
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# End-to-end checks of payment-api as real processes on one redis-server:
+#  1. 200 concurrent requests with one key over two payment-api processes → one charge;
+#  2. /metrics counts a known sequence;
+#  3. SIGTERM: readiness 503 at once, in-flight requests finish with 200, exit 0 within
+#     SHUTDOWN_DRAIN_SECONDS + 2 s.
+# Prints "N passed, N failed" and exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+PAYMENT_API_BIN=${PAYMENT_API_BIN:-$(swift build --show-bin-path)/payment-api}
+[ -x "$PAYMENT_API_BIN" ] || swift build --product payment-api >/dev/null
+passed=0
+failed=0
+check() {  # check DESCRIPTION EXPECTED ACTUAL
+    if [ "$2" = "$3" ]; then
+        passed=$((passed + 1)); echo "ok    $1"
+    else
+        failed=$((failed + 1)); echo "FAIL  $1: expected '$2', got '$3'"
+    fi
+}
+
+redis_port=$(free_port)
+start_redis "$redis_port"
+common=(REDIS_URL="redis://127.0.0.1:$redis_port" PAYMENT_FAILURE_RATE=0 RATE_LIMIT_CAPACITY=0 LOG_LEVEL=warning)
+port_a=$(free_port); start_api "$port_a" "${common[@]}"
+port_b=$(free_port); start_api "$port_b" "${common[@]}"
+wait_ready "$port_a"; wait_ready "$port_b"
+
+echo "== 200 concurrent requests with one key over two processes"
+user="e2e-$RANDOM$RANDOM"
+body="{\"user_id\":\"$user\",\"amount\":12.34,\"idempotency_key\":\"one-key\"}"
+export body port_a port_b
+seq 1 200 | xargs -P 64 -I{} bash -c '
+    port=$(( {} % 2 == 0 ? port_a : port_b ))
+    curl -s -o /dev/null -w "%{http_code}\n" -H "Content-Type: application/json" -d "$body" "http://127.0.0.1:$port/pay"
+' >"$LIB_WORKDIR/codes"
+sort "$LIB_WORKDIR/codes" | uniq -c | sed 's/^/      /'
+check "every answer is 200 (executed or replayed) or 409 (in flight)" "" "$(grep -vE '^(200|409)$' "$LIB_WORKDIR/codes" || true)"
+ledger=$(curl -s "http://127.0.0.1:$port_a/ledger/$user")
+check "the ledger holds exactly one charge" "{\"user_id\":\"$user\",\"payments\":1,\"totals\":{\"USD\":1234}}" "$ledger"
+
+echo "== /metrics after a known sequence (fresh process)"
+port_m=$(free_port); start_api "$port_m" "${common[@]}"; wait_ready "$port_m"
+user="metrics-$RANDOM$RANDOM"
+pay "$port_m" "{\"user_id\":\"$user\",\"amount\":1,\"idempotency_key\":\"k\"}" >/dev/null
+pay "$port_m" "{\"user_id\":\"$user\",\"amount\":1,\"idempotency_key\":\"k\"}" >/dev/null
+pay "$port_m" "{\"user_id\":\"$user\",\"amount\":2,\"idempotency_key\":\"k\"}" >/dev/null
+pay "$port_m" "{\"user_id\":\"$user\",\"amount\":1,\"idempotency_key\":\"k2\"}" >/dev/null
+pay "$port_m" "not json" >/dev/null
+metrics=$(curl -s "http://127.0.0.1:$port_m/metrics")
+for expected in 'payment_requests_total{outcome="succeeded"} 2' 'payment_requests_total{outcome="replayed"} 1' \
+    'payment_requests_total{outcome="fingerprint_mismatch"} 1' 'payment_requests_total{outcome="invalid"} 1' \
+    'payment_requests_failed 0'; do
+    check "metrics: $expected" "$expected" "$(grep -F "$expected" <<<"$metrics" || true)"
+done
+
+echo "== SIGTERM drains: readiness 503, in-flight requests finish, exit 0"
+drain=2
+port_s=$(free_port)
+start_api "$port_s" "${common[@]}" PAYMENT_LATENCY_MS=1500 SHUTDOWN_DRAIN_SECONDS=$drain
+pid_s=$API_PID
+wait_ready "$port_s"
+user="drain-$RANDOM$RANDOM"
+pay "$port_s" "{\"user_id\":\"$user\",\"amount\":1,\"idempotency_key\":\"before\"}" >"$LIB_WORKDIR/first" &
+first=$!
+sleep 0.3
+start=$(date +%s.%N)
+kill -TERM "$pid_s"
+sleep 0.2
+check "/readyz answers 503 right after SIGTERM" 503 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port_s/readyz")"
+# Sent during the drain; still running when the drain ends and the server stops.
+sleep 1.3
+pay "$port_s" "{\"user_id\":\"$user\",\"amount\":1,\"idempotency_key\":\"during\"}" >"$LIB_WORKDIR/second" &
+second=$!
+wait "$first"; wait "$second"
+check "request in flight at SIGTERM completes with 200" 200 "$(cut -d' ' -f1 "$LIB_WORKDIR/first")"
+check "request sent during the drain completes with 200" 200 "$(cut -d' ' -f1 "$LIB_WORKDIR/second")"
+status=0
+wait "$pid_s" || status=$?
+elapsed=$(echo "$(date +%s.%N) - $start" | bc)
+check "payment-api exits 0 after SIGTERM" 0 "$status"
+check "exit within SHUTDOWN_DRAIN_SECONDS + 2 s (took ${elapsed}s)" 1 "$(echo "$elapsed <= $drain + 2" | bc)"
+check "both drained payments are in the ledger" 2 "$(curl -s "http://127.0.0.1:$port_a/ledger/$user" | jq .payments)"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

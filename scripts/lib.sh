@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Shared helpers for the scripts that run real processes on loopback: free ports,
+# a throwaway redis-server, payment-api instances, readiness waits, cleanup on exit.
+# Source it; it defines functions and a cleanup trap, nothing else.
+
+LIB_WORKDIR=$(mktemp -d /tmp/payment-api-run-XXXXXX)
+LIB_PIDS=()
+
+lib_cleanup() {
+    for pid in "${LIB_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    for pid in "${LIB_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$LIB_WORKDIR"
+}
+trap lib_cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_redis PORT: a redis-server with no persistence in the run's own directory.
+start_redis() {
+    local port=$1
+    mkdir -p "$LIB_WORKDIR/redis-$port"
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$LIB_WORKDIR/redis-$port" --save "" \
+        --appendonly no --daemonize no --logfile "$LIB_WORKDIR/redis-$port/redis.log" &
+    LIB_PIDS+=($!)
+    for _ in $(seq 1 200); do
+        redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "redis-server did not start on port $port" >&2
+    return 1
+}
+
+# start_api PORT [VAR=value ...]: a payment-api on PORT; sets API_PID. Logs go to
+# $LIB_WORKDIR/api-PORT.log.
+start_api() {
+    local port=$1
+    shift
+    env HTTP_HOST=127.0.0.1 HTTP_PORT="$port" "$@" "$PAYMENT_API_BIN" >"$LIB_WORKDIR/api-$port.log" 2>&1 &
+    API_PID=$!
+    LIB_PIDS+=("$API_PID")
+}
+
+# wait_ready PORT: until /readyz answers 200 (at most 15 s).
+wait_ready() {
+    local port=$1
+    for _ in $(seq 1 300); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] && return 0
+        sleep 0.05
+    done
+    echo "payment-api on port $port did not become ready; its log:" >&2
+    tail -n 20 "$LIB_WORKDIR/api-$port.log" >&2
+    return 1
+}
+
+# pay PORT BODY [HEADER ...]: POST /pay; prints "STATUS BODY".
+pay() {
+    local port=$1 body=$2
+    shift 2
+    local args=()
+    for header in "$@"; do args+=(-H "$header"); done
+    curl -s -o "$LIB_WORKDIR/response" -w '%{http_code}' "${args[@]}" \
+        -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port/pay"
+    printf ' %s\n' "$(cat "$LIB_WORKDIR/response")"
+}
