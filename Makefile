@@ -2,9 +2,10 @@
 # test, integration tests included (they start their own redis-server processes).
 SHELL := /bin/bash
 SWIFT ?= swift
-# Suites that assert wall-clock bounds (a deadline within 100 ms): they run after the
-# rest, alone, so two busy cores of parallel tests cannot blur what they measure.
-TIMING_SUITES := RedisPausedServerTests
+# Suites that assert wall-clock bounds (a deadline within 100 ms, a lease kept alive):
+# they run after the rest, alone, so two busy cores of parallel tests cannot blur what
+# they measure.
+TIMING_SUITES := RedisPausedServerTests|RedisRestartedServerTests|WatchdogTests
 
 .PHONY: deps build demo test bench-redis clean
 

@@ -84,5 +84,19 @@ check "payment-api exits 0 after SIGTERM" 0 "$status"
 check "exit within SHUTDOWN_DRAIN_SECONDS + 2 s (took ${elapsed}s)" 1 "$(echo "$elapsed <= $drain + 2" | bc)"
 check "both drained payments are in the ledger" 2 "$(curl -s "http://127.0.0.1:$port_a/ledger/$user" | jq .payments)"
 
+echo "== Redis down at start: not ready, no crash; ready once Redis appears, no restart"
+late_redis=$(free_port)
+port_l=$(free_port)
+start_api "$port_l" REDIS_URL="redis://127.0.0.1:$late_redis" PAYMENT_FAILURE_RATE=0 LOG_LEVEL=warning
+pid_l=$API_PID
+sleep 1
+check "/readyz is 503 while Redis is down" 503 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port_l/readyz")"
+check "/healthz is 200 while Redis is down" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port_l/healthz")"
+check "POST /pay fails closed with 503" 503 "$(pay "$port_l" '{"user_id":"late","amount":1,"idempotency_key":"k"}' | cut -d' ' -f1)"
+start_redis "$late_redis"
+wait_ready "$port_l"
+check "the same process is ready once Redis is up" 1 "$(kill -0 "$pid_l" 2>/dev/null && echo 1 || echo 0)"
+check "and charges" 200 "$(pay "$port_l" '{"user_id":"late","amount":1,"idempotency_key":"k"}' | cut -d' ' -f1)"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -4,7 +4,7 @@ import PaymentCore
 
 /// An RFC 9457 problem: every error response of this API is one, as
 /// `application/problem+json` with `type`, `title`, `status`, `detail` and `request_id`.
-public struct Problem: Error, Sendable {
+public struct Problem: Error, Sendable, CustomStringConvertible {
     public let status: HTTPResponse.Status
     /// Names the problem type: `type` is `/problems/<slug>`.
     public let slug: String
@@ -19,6 +19,8 @@ public struct Problem: Error, Sendable {
         self.detail = detail
         self.headers = headers
     }
+
+    public var description: String { "\(status.code) \(slug): \(detail)" }
 
     func response(requestID: String) -> Response {
         var writer = JSONWriter()

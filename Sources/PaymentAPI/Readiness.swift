@@ -13,7 +13,8 @@ public final class Readiness: Sendable {
         public var reason: String?
     }
 
-    private let redisProblem = Mutex<String?>("redis has not been checked yet")
+    private static let unchecked = "redis has not been checked yet"
+    private let redisProblem = Mutex<String?>(unchecked)
     private let draining = Atomic<Bool>(false)
 
     public init() {}
@@ -23,8 +24,13 @@ public final class Readiness: Sendable {
         return State(reason: redisProblem.withLock { $0 })
     }
 
-    func redisChecked(problem: String?) {
-        redisProblem.withLock { $0 = problem }
+    /// Records the latest Redis check; returns true for the first check and when Redis
+    /// went from failing to answering or back: the moments worth a log line.
+    func redisChecked(problem: String?) -> Bool {
+        redisProblem.withLock { current in
+            defer { current = problem }
+            return current == Self.unchecked || (current == nil) != (problem == nil)
+        }
     }
 
     /// From now on readiness is 503, whatever Redis does.
@@ -43,16 +49,18 @@ struct ReadinessMonitor: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                let wasReady = readiness.state.isReady
+                let healthy: Bool
                 do throws(RedisClientError) {
                     try await PaymentScripts.ensureLoaded(on: redis)
-                    readiness.redisChecked(problem: nil)
-                    if !wasReady { logger.info("ready: redis answers and scripts are loaded") }
+                    healthy = true
+                    if readiness.redisChecked(problem: nil) { logger.info("redis answers and scripts are loaded") }
                 } catch {
-                    readiness.redisChecked(problem: "redis: \(error.message)")
-                    if wasReady { logger.warning("not ready", metadata: ["error": "\(error.message)"]) }
+                    healthy = false
+                    if readiness.redisChecked(problem: "redis: \(error.message)") {
+                        logger.warning("redis check failed: not ready", metadata: ["error": "\(error.message)"])
+                    }
                 }
-                try? await Task.sleep(for: readiness.state.isReady ? .seconds(1) : .milliseconds(250))
+                try? await Task.sleep(for: healthy ? .seconds(1) : .milliseconds(250))
             }
         }
     }

@@ -78,7 +78,7 @@ struct StatusTableTests {
     }
 
     @Test func sameKeyStillInFlightIs409WithRetryAfter() async throws {
-        try await withApp({ $0.paymentLatency = .milliseconds(1_500) }) { client in
+        try await withApp({ $0.paymentLatency = .milliseconds(3_000) }) { client in
             let body = payBody(user: uniqueUser("inflight"))
             async let first = client.pay(body)
             try await Task.sleep(for: .milliseconds(400))
@@ -86,6 +86,21 @@ struct StatusTableTests {
             expectProblem(second, .conflict, type: "in-flight")
             #expect(second.headers[.retryAfter] == "1")
             #expect(try await first.status == .ok)
+        }
+    }
+
+    @Test func hundredConcurrentPostsWithOneKeyChargeOnce() async throws {
+        try await withApp({ $0.paymentLatency = .milliseconds(50) }) { client in
+            let user = uniqueUser("herd")
+            let body = payBody(user: user, amount: "7.77", key: "herd-key")
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<100 { group.addTask { try await client.pay(body).status.code } }
+                return try await group.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
+            }
+            #expect(Set(statuses.keys).isSubset(of: [200, 409]), "\(statuses)")
+            #expect(statuses.values.reduce(0, +) == 100)
+            let ledger = try await client.executeRequest(uri: "/ledger/\(user)", method: .get, headers: [:], body: nil)
+            #expect(ledger.text == #"{"user_id":"\#(user)","payments":1,"totals":{"USD":777}}"#)
         }
     }
 
@@ -141,7 +156,7 @@ struct StatusTableTests {
     @Test func overTheInflightCapIs503() async throws {
         try await withApp({
             $0.maxInflightRequests = 1
-            $0.paymentLatency = .milliseconds(1_500)
+            $0.paymentLatency = .milliseconds(3_000)
         }) { client in
             async let first = client.pay(payBody(user: uniqueUser("cap1")))
             try await Task.sleep(for: .milliseconds(400))

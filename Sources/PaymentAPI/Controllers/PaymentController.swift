@@ -21,6 +21,8 @@ struct PaymentController: Sendable {
             payment = try await parse(request)
         } catch {
             metrics.recordInvalid()
+            // The reason only: never the body, which may hold anything.
+            context.logger.info("payment rejected", metadata: ["outcome": "invalid", "error": "\(error)"])
             throw error
         }
         let outcome = await service.pay(payment)

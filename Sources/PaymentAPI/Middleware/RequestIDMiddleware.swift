@@ -12,6 +12,8 @@ struct RequestIDMiddleware: RouterMiddleware {
         let requestID = request.headers[.xRequestID].flatMap(Self.acceptable) ?? Self.generate()
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
+        // Hummingbird's own per-request id would be a second, different id on every line.
+        context.logger[metadataKey: "hb.request.id"] = nil
         var response = try await next(request, context)
         response.headers[.xRequestID] = requestID
         return response
