@@ -7,7 +7,7 @@ SWIFT ?= swift
 # they measure.
 TIMING_SUITES := RedisPausedServerTests|RedisRestartedServerTests|WatchdogTests
 
-.PHONY: deps build demo test bench-redis clean
+.PHONY: deps build demo tour test jitter bench-redis clean
 
 deps:
 	@scripts/install-deps.sh curl:curl jq:jq bc:bc python3:python3
@@ -23,10 +23,21 @@ test: deps
 	@echo "make test: timing-sensitive suites alone, on a quiet machine"
 	$(SWIFT) test --disable-xctest --filter '$(TIMING_SUITES)'
 	@scripts/api-e2e.sh
+	@scripts/sim-e2e.sh
 
 demo: deps
-	$(SWIFT) build --product payment-api
+	$(SWIFT) build -c release --product payment-api
+	$(SWIFT) build -c release --product payment-simulator
 	scripts/demo.sh
+
+tour: deps
+	$(SWIFT) build --product payment-api
+	scripts/tour.sh
+
+jitter: deps
+	$(SWIFT) build -c release --product payment-api
+	$(SWIFT) build -c release --product payment-simulator
+	scripts/jitter-compare.sh
 
 bench-redis: deps
 	scripts/bench-redis-client.sh

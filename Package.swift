@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "payment-api", targets: ["payment-api"]),
+        .executable(name: "payment-simulator", targets: ["payment-simulator"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
     ],
     dependencies: [
@@ -25,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: [.defaults, "CommandLineArguments"]),
     ],
     targets: [
@@ -94,6 +97,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The simulator's logic: plan, clients, back-off, retry budget, verification, report.
+        .target(
+            name: "SimulatorCore",
+            dependencies: [
+                "PaymentCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "payment-simulator",
+            dependencies: [
+                "SimulatorCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Redis client's own micro-benchmark (scripts/bench-redis-client.sh).
         .executableTarget(
             name: "redis-client-bench",
@@ -154,6 +176,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SimulatorCoreTests",
+            dependencies: ["SimulatorCore", "PaymentCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -11,15 +11,6 @@ source scripts/lib.sh
 
 PAYMENT_API_BIN=${PAYMENT_API_BIN:-$(swift build --show-bin-path)/payment-api}
 [ -x "$PAYMENT_API_BIN" ] || swift build --product payment-api >/dev/null
-passed=0
-failed=0
-check() {  # check DESCRIPTION EXPECTED ACTUAL
-    if [ "$2" = "$3" ]; then
-        passed=$((passed + 1)); echo "ok    $1"
-    else
-        failed=$((failed + 1)); echo "FAIL  $1: expected '$2', got '$3'"
-    fi
-}
 
 redis_port=$(free_port)
 start_redis "$redis_port"
@@ -98,5 +89,4 @@ wait_ready "$port_l"
 check "the same process is ready once Redis is up" 1 "$(kill -0 "$pid_l" 2>/dev/null && echo 1 || echo 0)"
 check "and charges" 200 "$(pay "$port_l" '{"user_id":"late","amount":1,"idempotency_key":"k"}' | cut -d' ' -f1)"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+report_checks

@@ -64,3 +64,20 @@ pay() {
         -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port/pay"
     printf ' %s\n' "$(cat "$LIB_WORKDIR/response")"
 }
+
+# check DESCRIPTION EXPECTED ACTUAL: one assertion of an end-to-end script; the script
+# ends with `report_checks`, which prints "N passed, N failed" and fails on any failure.
+passed=0
+failed=0
+check() {
+    if [ "$2" = "$3" ]; then
+        passed=$((passed + 1)); echo "ok    $1"
+    else
+        failed=$((failed + 1)); echo "FAIL  $1: expected '$2', got '$3'"
+    fi
+}
+
+report_checks() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}

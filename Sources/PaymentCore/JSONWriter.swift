@@ -32,6 +32,30 @@ public struct JSONWriter {
             bytes.append(contentsOf: String(value).utf8)
         }
 
+        /// A finite number with at most three decimals (latencies, rates).
+        public mutating func field(_ name: String, number value: Double) {
+            key(name)
+            let rounded = (value.isFinite ? value : 0) * 1000
+            bytes.append(contentsOf: String(Double(Int64(rounded.rounded())) / 1000).utf8)
+        }
+
+        public mutating func field(_ name: String, integers values: [Int]) {
+            key(name)
+            bytes.append(UInt8(ascii: "["))
+            bytes.append(contentsOf: values.map(String.init).joined(separator: ",").utf8)
+            bytes.append(UInt8(ascii: "]"))
+        }
+
+        public mutating func field(_ name: String, strings values: [String]) {
+            key(name)
+            bytes.append(UInt8(ascii: "["))
+            for (index, value) in values.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                JSONWriter.appendString(value, to: &bytes)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        }
+
         public mutating func field(_ name: String, bool value: Bool) {
             key(name)
             bytes.append(contentsOf: (value ? "true" : "false").utf8)

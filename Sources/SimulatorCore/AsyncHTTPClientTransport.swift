@@ -1,0 +1,51 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+
+/// HTTP through AsyncHTTPClient: a pooled, keep-alive connection set per target.
+public final class AsyncHTTPClientTransport: SimulatorTransport {
+    private let client: HTTPClient
+
+    /// `connectionsPerTarget` should be at least the run's concurrency, so requests do
+    /// not queue for a connection inside the client.
+    public init(connectionsPerTarget: Int) {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, connectionsPerTarget)
+        )
+        configuration.httpVersion = .http1Only
+        configuration.decompression = .disabled
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    public func post(_ url: String, body: [UInt8], timeout: Duration) async throws(TransportError) -> HTTPResult {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        return try await execute(request, timeout: timeout)
+    }
+
+    public func get(_ url: String, timeout: Duration) async throws(TransportError) -> HTTPResult {
+        try await execute(HTTPClientRequest(url: url), timeout: timeout)
+    }
+
+    private func execute(_ request: HTTPClientRequest, timeout: Duration) async throws(TransportError) -> HTTPResult {
+        do {
+            let response = try await client.execute(request, timeout: TimeAmount(timeout))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
+            let replayed = response.headers.first(name: "Idempotent-Replayed") == "true"
+            return HTTPResult(status: Int(response.status.code), retryAfter: retryAfter, replayed: replayed, body: Array(body.readableBytesView))
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            throw .timeout
+        } catch {
+            throw .connection("\(error)")
+        }
+    }
+}

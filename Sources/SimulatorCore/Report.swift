@@ -1,0 +1,68 @@
+import PaymentCore
+
+/// The numbers of a run: what the text table and the JSON report show.
+public struct Report: Sendable {
+    public static let timelineBucketMs = 100
+
+    public let runID: String
+    public let paymentsTotal: Int
+    public let attemptsTotal: Int
+    public let retries: Int
+    /// 200s answered from a stored response (`Idempotent-Replayed: true`).
+    public let replays: Int
+    public let retryCauses: [String: Int]
+    public let durationMs: Double
+    public let statusCounts: [String: Int]
+    /// Attempts per logical payment copy → how many copies needed that many.
+    public let attemptsHistogram: [Int: Int]
+    public let latency: (p50: Double, p90: Double, p99: Double, max: Double)
+    public let confirmed: Int
+    public let unconfirmed: Int
+    public let rejected: Int
+    public let unconfirmedReasons: [String: Int]
+    /// Requests started in each 100 ms bucket, first attempts and retries apart.
+    public let timelineFirst: [Int]
+    public let timelineRetries: [Int]
+    public let verification: Verification
+
+    public var requestsPerSecond: Double { durationMs > 0 ? Double(attemptsTotal) / (durationMs / 1000) : 0 }
+    /// Attempts per logical payment: 1 + retries and duplicates.
+    public var retryAmplification: Double { paymentsTotal > 0 ? Double(attemptsTotal) / Double(paymentsTotal) : 0 }
+
+    public init(run: RunResult, settings: SimulatorSettings, verification: Verification) {
+        runID = settings.runID
+        paymentsTotal = run.plan.count
+        attemptsTotal = run.attempts.count
+        retries = run.attempts.filter(\.isRetry).count
+        replays = run.attempts.filter(\.replayed).count
+        retryCauses = run.retryCauses
+        durationMs = run.duration.totalMilliseconds
+        statusCounts = run.attempts.reduce(into: [:]) { $0[$1.outcome, default: 0] += 1 }
+        confirmed = run.outcomes.filter { $0 == .confirmed }.count
+        rejected = run.outcomes.filter { if case .rejected = $0 { true } else { false } }.count
+        unconfirmed = paymentsTotal - confirmed - rejected
+        unconfirmedReasons = run.outcomes.reduce(into: [:]) { counts, outcome in
+            if case .unconfirmed(let reason) = outcome { counts[reason, default: 0] += 1 }
+        }
+
+        attemptsHistogram = run.copyAttempts.reduce(into: [:]) { $0[$1, default: 0] += 1 }
+
+        let latencies = run.attempts.map(\.latencyMs).sorted()
+        func percentile(_ p: Double) -> Double {
+            guard !latencies.isEmpty else { return 0 }
+            return latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)]
+        }
+        latency = (percentile(0.50), percentile(0.90), percentile(0.99), latencies.last ?? 0)
+
+        let buckets = Int(durationMs) / Self.timelineBucketMs + 1
+        var first = [Int](repeating: 0, count: buckets)
+        var again = [Int](repeating: 0, count: buckets)
+        for record in run.attempts {
+            let bucket = min(buckets - 1, Int(record.startMs) / Self.timelineBucketMs)
+            if record.isRetry { again[bucket] += 1 } else { first[bucket] += 1 }
+        }
+        timelineFirst = first
+        timelineRetries = again
+        self.verification = verification
+    }
+}

@@ -1,0 +1,39 @@
+/// Everything one run needs; the CLI fills it from flags and `SIM_*` variables.
+public struct SimulatorSettings: Sendable {
+    public var targets: [String]
+    /// Logical payments worked on at once; each sends `duplicates` copies together.
+    public var clients = 50
+    public var payments = 1_000
+    public var users = 100
+    public var duplicates = 1
+    public var amountRangeMinor: ClosedRange<Int64> = 100...10_000
+    public var seed: UInt64 = 1
+    public var runID = "sim"
+    public var maxAttempts = 8
+    public var backoff = Backoff(base: .milliseconds(50), maximum: .seconds(2), jitter: .full)
+    public var honourRetryAfter = true
+    public var attemptTimeout: Duration = .seconds(5)
+    /// nil disables the retry budget.
+    public var retryBudget: RetryBudgetSettings? = RetryBudgetSettings()
+    /// After this, no new payment starts and no retry is sent; nil for no limit.
+    public var durationLimit: Duration?
+    public var readyTimeout: Duration = .seconds(30)
+    public var verify = true
+    public var maxUnconfirmed = 0
+
+    public init(targets: [String]) {
+        self.targets = targets
+    }
+}
+
+public struct RetryBudgetSettings: Sendable, Hashable {
+    public var maxTokens: Double = 100
+    /// Tokens a success gives back. 1 means retries stop only while failures outnumber
+    /// successes; gRPC's 0.1 would stop them at 10% failures, below this demo's 30%.
+    public var tokenRatio: Double = 1
+
+    public init(maxTokens: Double = 100, tokenRatio: Double = 1) {
+        self.maxTokens = maxTokens
+        self.tokenRatio = tokenRatio
+    }
+}

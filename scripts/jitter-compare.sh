@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Compares the jitter strategies in a thundering herd (`make jitter`): 400 clients start
+# at once against a small global bucket (capacity 40, 200 tokens/s), no failures, and
+# the server's Retry-After ignored so that only the back-off decides when clients come
+# back. Prints a markdown table and writes docs/images/jitter-timelines.svg.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+bin=${BIN_PATH:-$(swift build -c release --show-bin-path)}
+PAYMENT_API_BIN=$bin/payment-api
+redis_port=$(free_port)
+start_redis "$redis_port"
+port=$(free_port)
+start_api "$port" REDIS_URL="redis://127.0.0.1:$redis_port" PAYMENT_FAILURE_RATE=0 RATE_LIMIT_CAPACITY=0 \
+    GLOBAL_RATE_LIMIT_CAPACITY=40 GLOBAL_RATE_LIMIT_REFILL_PER_SECOND=200 LOG_LEVEL=error
+wait_ready "$port"
+
+out=${OUT_DIR:-$LIB_WORKDIR}
+mkdir -p "$out"
+for jitter in none full equal decorrelated; do
+    sleep 1  # let the bucket fill again between runs
+    "$bin/payment-simulator" --target "http://127.0.0.1:$port" --clients 400 --payments 400 --users 400 \
+        --duplicates 1 --jitter "$jitter" --no-honour-retry-after --no-retry-budget --base-delay-ms 20 \
+        --max-delay-ms 2000 --max-attempts 30 --seed 11 --run-id "herd-$jitter-$RANDOM" \
+        --report-file "$out/jitter-$jitter.json" --timeline-csv "$out/jitter-$jitter.csv" >/dev/null 2>&1 \
+        || echo "jitter $jitter: simulator exited $?" >&2
+done
+python3 scripts/plot-timelines.py "$out" docs/images/jitter-timelines.svg
