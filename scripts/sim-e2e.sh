@@ -18,17 +18,21 @@ done
 
 redis_port=$(free_port)
 start_redis "$redis_port"
-settings=(REDIS_URL="redis://127.0.0.1:$redis_port" PAYMENT_FAILURE_RATE=0.3 RATE_LIMIT_CAPACITY=6 RATE_LIMIT_REFILL_PER_SECOND=20 LOG_LEVEL=warning)
+# Authentication on: the simulator must send its key (sha256 of "sim-secret").
+keys="$LIB_WORKDIR/api-keys"
+echo "sim $(printf '%s' sim-secret | sha256sum | cut -d' ' -f1) e2e-tenant" >"$keys"
+settings=(REDIS_URL="redis://127.0.0.1:$redis_port" PAYMENT_FAILURE_RATE=0.3 RATE_LIMIT_CAPACITY=6 RATE_LIMIT_REFILL_PER_SECOND=20
+    API_KEYS_FILE="$keys" LOG_LEVEL=warning)
 port_a=$(free_port); start_api "$port_a" "${settings[@]}"
 port_b=$(free_port); start_api "$port_b" "${settings[@]}"
 wait_ready "$port_a"; wait_ready "$port_b"
 
-echo "== simulator: two replicas, duplicate factor 5"
+echo "== simulator: two replicas, duplicate factor 5, authenticated"
 report="$LIB_WORKDIR/report.json"
 status=0
 "$SIMULATOR_BIN" --target "http://127.0.0.1:$port_a" --target "http://127.0.0.1:$port_b" \
     --clients 30 --payments 150 --users 30 --duplicates 5 --base-delay-ms 10 --max-delay-ms 500 \
-    --max-attempts 12 --seed 7 --run-id "e2e-$RANDOM" --report-file "$report" \
+    --max-attempts 12 --seed 7 --run-id "e2e-$RANDOM" --report-file "$report" --api-key sim.sim-secret \
     >"$LIB_WORKDIR/report.txt" 2>"$LIB_WORKDIR/progress.txt" || status=$?
 sed 's/^/      /' "$LIB_WORKDIR/report.txt"
 check "simulator exits 0" 0 "$status"
@@ -39,6 +43,13 @@ check "a retry followed a 500" true "$(jq '(.retry_causes["500"] // 0) > 0' "$re
 check "a 429 was answered" true "$(jq '(.status_counts["429"] // 0) > 0' "$report")"
 check "a replay was answered" true "$(jq '.replays > 0' "$report")"
 check "every payment of the plan was sent" 150 "$(jq .payments_total "$report")"
+
+echo "== simulator without credentials: every payment refused with 401"
+status=0
+"$SIMULATOR_BIN" --target "http://127.0.0.1:$port_a" --clients 2 --payments 3 --users 1 --run-id noauth --no-verify \
+    --report json >"$LIB_WORKDIR/noauth.json" 2>/dev/null || status=$?
+check "simulator exits 2: no payment confirmed" 2 "$status"
+check "the server answered 401 and nothing was retried" '{"401":3}' "$(jq -c .status_counts "$LIB_WORKDIR/noauth.json")"
 
 echo "== simulator against a server whose ledger is broken"
 fake_port=$(free_port)

@@ -5,6 +5,7 @@ import PaymentCore
 import PaymentRedis
 import Prometheus
 import RedisClient
+import ServiceLifecycle
 
 /// Builds the whole server from its configuration. `payment-api`'s main and the tests
 /// call the same function, so what is tested is what runs.
@@ -36,11 +37,24 @@ public func buildApplication(
         )
     )
 
-    let router = buildRouter(service: service, configuration: configuration, readiness: readiness, registry: registry, metrics: metrics)
+    var services: [any Service] = [redis, ReadinessMonitor(redis: redis, readiness: readiness, logger: logger)]
+    var keyFile: APIKeyFile?
+    if let path = configuration.apiKeysFile, let keys = configuration.apiKeys {
+        let file = APIKeyFile(path: path, keys: keys)
+        services.append(APIKeyReloader(file: file, interval: configuration.apiKeysReloadInterval, logger: logger))
+        keyFile = file
+        logger.info("authentication on", metadata: ["api_keys_file": "\(path)", "keys": "\(keys.count)"])
+    } else {
+        logger.warning("AUTHENTICATION IS OFF: API_KEYS_FILE is not set, so any client can pay and read ledgers for any user")
+    }
+
+    let router = buildRouter(
+        service: service, configuration: configuration, readiness: readiness, registry: registry, metrics: metrics, keyFile: keyFile
+    )
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort)),
-        services: [redis, ReadinessMonitor(redis: redis, readiness: readiness, logger: logger)],
+        services: services,
         logger: logger
     )
 }
@@ -51,7 +65,8 @@ func buildRouter(
     configuration: AppConfiguration,
     readiness: Readiness,
     registry: PrometheusCollectorRegistry,
-    metrics: PaymentMetrics
+    metrics: PaymentMetrics,
+    keyFile: APIKeyFile?
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
@@ -59,6 +74,7 @@ func buildRouter(
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: InflightLimitMiddleware(limit: configuration.maxInflightRequests, metrics: metrics))
+    if let keyFile { router.add(middleware: AuthMiddleware(file: keyFile)) }
     PaymentController(service: service, maxBodyBytes: configuration.maxBodyBytes, metrics: metrics).addRoutes(to: router)
     HealthController(readiness: readiness, registry: registry).addRoutes(to: router)
     return router

@@ -17,6 +17,11 @@ public struct AppConfiguration: Sendable {
     public var maxBodyBytes = 16_384
     public var maxInflightRequests = 1_024
     public var shutdownDrain: Duration = .seconds(5)
+    /// `API_KEYS_FILE` and the keys read from it at start; nil: authentication off.
+    public var apiKeysFile: String?
+    public var apiKeys: APIKeys?
+    /// How often the key file is checked for changes.
+    public var apiKeysReloadInterval: Duration = .seconds(2)
     public var logLevel = "info"
     public var logFormat = LogFormat.json
 
@@ -56,8 +61,13 @@ public struct AppConfiguration: Sendable {
         if let urls = reader.string("REDLOCK_URLS"), !urls.isEmpty {
             throw ConfigurationError(variable: "REDLOCK_URLS", message: "quorum locks are not available in this version; leave it empty")
         }
-        if let file = reader.string("API_KEYS_FILE"), !file.isEmpty {
-            throw ConfigurationError(variable: "API_KEYS_FILE", message: "authentication is not available in this version; leave it empty")
+        if let file = reader.string("API_KEYS_FILE") {
+            do {
+                apiKeys = try APIKeyFile.read(file)
+            } catch {
+                throw ConfigurationError(variable: "API_KEYS_FILE", message: error.description)
+            }
+            apiKeysFile = file
         }
 
         lockLease = .milliseconds(try reader.integer("LOCK_LEASE_MS", default: 10_000, in: 100...3_600_000))

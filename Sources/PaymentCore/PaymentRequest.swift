@@ -4,12 +4,15 @@ public struct PaymentRequest: Sendable, Hashable {
     public let amountMinor: Int64
     public let currency: Currency
     public let idempotencyKey: IdempotencyKey
+    /// The authenticated tenant; nil while authentication is off. It scopes every key.
+    public var tenant: Tenant?
 
-    public init(userID: UserID, amountMinor: Int64, currency: Currency, idempotencyKey: IdempotencyKey) {
+    public init(userID: UserID, amountMinor: Int64, currency: Currency, idempotencyKey: IdempotencyKey, tenant: Tenant? = nil) {
         self.userID = userID
         self.amountMinor = amountMinor
         self.currency = currency
         self.idempotencyKey = idempotencyKey
+        self.tenant = tenant
     }
 
     /// SHA-256 over the canonical (user, amount in minor units, currency): a retry with the

@@ -107,7 +107,7 @@ public protocol IdempotencyStore: Sendable {
     func abort(_ request: PaymentRequest, lease: Lease) async throws
     /// Pushes the lease's end to `duration` from now; false when the lease was lost.
     func extend(_ request: PaymentRequest, lease: Lease, to duration: Duration) async throws -> Bool
-    func ledger(for user: UserID) async throws -> Ledger
+    func ledger(for user: UserID, tenant: Tenant?) async throws -> Ledger
 }
 
 /// A bucket shared by all users (the per-user bucket is part of `begin`).

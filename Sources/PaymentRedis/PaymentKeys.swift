@@ -9,23 +9,28 @@ import PaymentCore
 ///     pay:{u}:ledger       hash  count, total:<CUR>
 ///     pay:{u}:charges      list  "<payment_id> <amount_minor> <CUR> <idempotency key>"
 ///     pay:{global}:bucket  hash  the bucket shared by all users
+///
+/// With authentication on, a tenant's keys start with `t:<tenant>:` (the hash tag stays
+/// `{user}`), so tenants can neither replay nor read each other's payments.
 public struct PaymentKeys: Sendable, Hashable {
-    /// Put in front of every key; empty by default (tenants use it later).
+    /// Put in front of every key, before any tenant prefix; empty by default.
     public let prefix: String
 
     public init(prefix: String = "") {
         self.prefix = prefix
     }
 
-    private func user(_ user: UserID) -> String { "\(prefix)pay:{\(user.value)}" }
-
-    public func idempotency(_ request: PaymentRequest) -> String {
-        "\(user(request.userID)):idem:\(request.idempotencyKey.value)"
+    private func user(_ user: UserID, _ tenant: Tenant?) -> String {
+        "\(prefix)\(tenant.map { "t:\($0.name):" } ?? "")pay:{\(user.value)}"
     }
 
-    public func bucket(_ userID: UserID) -> String { "\(user(userID)):bucket" }
-    public func fence(_ userID: UserID) -> String { "\(user(userID)):fence" }
-    public func ledger(_ userID: UserID) -> String { "\(user(userID)):ledger" }
-    public func charges(_ userID: UserID) -> String { "\(user(userID)):charges" }
+    public func idempotency(_ request: PaymentRequest) -> String {
+        "\(user(request.userID, request.tenant)):idem:\(request.idempotencyKey.value)"
+    }
+
+    public func bucket(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):bucket" }
+    public func fence(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):fence" }
+    public func ledger(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):ledger" }
+    public func charges(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):charges" }
     public var globalBucket: String { "\(prefix)pay:{global}:bucket" }
 }

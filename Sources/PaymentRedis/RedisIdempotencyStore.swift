@@ -15,7 +15,10 @@ public struct RedisIdempotencyStore: IdempotencyStore {
     public func begin(_ request: PaymentRequest, owner: String, lease: Duration, rateLimit: RateLimitPolicy?) async throws -> BeginResult {
         let reply = try await client.evaluate(
             PaymentScripts.begin,
-            keys: [.string(keys.idempotency(request)), .string(keys.bucket(request.userID)), .string(keys.fence(request.userID))],
+            keys: [
+                .string(keys.idempotency(request)), .string(keys.bucket(request.userID, tenant: request.tenant)),
+                .string(keys.fence(request.userID, tenant: request.tenant)),
+            ],
             arguments: [
                 .string(request.fingerprint), .string(owner), .integer(lease.milliseconds),
                 .integer(rateLimit?.capacity ?? 0), .integer(rateLimit?.refillPerSecond ?? 0),
@@ -53,7 +56,10 @@ public struct RedisIdempotencyStore: IdempotencyStore {
     public func complete(_ request: PaymentRequest, lease: Lease, response: StoredResponse, paymentID: String, retention: Duration) async throws -> CompleteResult {
         let reply = try await client.evaluate(
             PaymentScripts.complete,
-            keys: [.string(keys.idempotency(request)), .string(keys.ledger(request.userID)), .string(keys.charges(request.userID))],
+            keys: [
+                .string(keys.idempotency(request)), .string(keys.ledger(request.userID, tenant: request.tenant)),
+                .string(keys.charges(request.userID, tenant: request.tenant)),
+            ],
             arguments: [
                 .string(lease.owner), .integer(Int(lease.fence)), .integer(response.status), .bytes(ByteBuffer(bytes: response.body)),
                 .integer(Int(retention.components.seconds)), .string(request.currency.code), .integer(Int(request.amountMinor)),
@@ -84,8 +90,8 @@ public struct RedisIdempotencyStore: IdempotencyStore {
         return reply == .integer(1)
     }
 
-    public func ledger(for user: UserID) async throws -> Ledger {
-        let reply = try await client.send("HGETALL", .string(keys.ledger(user)))
+    public func ledger(for user: UserID, tenant: Tenant?) async throws -> Ledger {
+        let reply = try await client.send("HGETALL", .string(keys.ledger(user, tenant: tenant)))
         guard let flat = reply.array, flat.count.isMultiple(of: 2) else { throw Self.unexpected("HGETALL", reply) }
         var payments = 0
         var totals: [String: Int64] = [:]

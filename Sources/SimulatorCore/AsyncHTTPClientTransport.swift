@@ -5,10 +5,13 @@ import NIOHTTP1
 /// HTTP through AsyncHTTPClient: a pooled, keep-alive connection set per target.
 public final class AsyncHTTPClientTransport: SimulatorTransport {
     private let client: HTTPClient
+    private let authorization: String?
 
     /// `connectionsPerTarget` should be at least the run's concurrency, so requests do
-    /// not queue for a connection inside the client.
-    public init(connectionsPerTarget: Int) {
+    /// not queue for a connection inside the client. `apiKey` (`<key-id>.<secret>`) is
+    /// sent as a bearer token on every request.
+    public init(connectionsPerTarget: Int, apiKey: String? = nil) {
+        authorization = apiKey.map { "Bearer \($0)" }
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(
             idleTimeout: .seconds(60),
@@ -36,6 +39,8 @@ public final class AsyncHTTPClientTransport: SimulatorTransport {
     }
 
     private func execute(_ request: HTTPClientRequest, timeout: Duration) async throws(TransportError) -> HTTPResult {
+        var request = request
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
         do {
             let response = try await client.execute(request, timeout: TimeAmount(timeout))
             let body = try await response.body.collect(upTo: 1 << 20)

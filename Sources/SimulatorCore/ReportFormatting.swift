@@ -108,10 +108,11 @@ extension Report {
     }
 
     /// 0 exactly once; 1 a double charge, a lost payment or an unreadable ledger;
-    /// 2 more unconfirmed payments than allowed.
+    /// 2 more payments without a 200 than allowed (a rejected payment, e.g. 401 or 422,
+    /// got no 200 either: a run where every request is refused must not pass).
     public func exitCode(maxUnconfirmed: Int) -> Int32 {
         if verification.performed && !verification.exactlyOnce { return 1 }
-        if unconfirmed > maxUnconfirmed { return 2 }
+        if unconfirmed + rejected > maxUnconfirmed { return 2 }
         return 0
     }
 }

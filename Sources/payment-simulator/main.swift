@@ -58,6 +58,8 @@ struct PaymentSimulator: AsyncParsableCommand {
     var verify = true
     @Option(help: "Unconfirmed payments tolerated before exiting with 2.")
     var maxUnconfirmed = 0
+    @Option(help: "API key `<key-id>.<secret>`, sent as a bearer token (when the server has API_KEYS_FILE).")
+    var apiKey: String?
     @Option(help: "Report format on stdout: text or json.")
     var report: ReportFormat = .text
     @Option(help: "Also write the JSON report to this file.")
@@ -87,7 +89,7 @@ struct PaymentSimulator: AsyncParsableCommand {
     func run() async throws {
         let targets = self.targets.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         // The client must be shut down on every path, errors included.
-        let transport = AsyncHTTPClientTransport(connectionsPerTarget: clients * duplicates)
+        let transport = AsyncHTTPClientTransport(connectionsPerTarget: clients * duplicates, apiKey: apiKey)
         let code: Int32
         do {
             code = try await run(targets: targets, transport: transport)

@@ -25,7 +25,7 @@ struct PaymentFlowTests {
             }
             #expect(succeeded.count == 1)
             #expect(others.count == 99, "\(outcomes.map(\.label))")
-            let ledger = try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID)
+            let ledger = try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID, tenant: nil)
             #expect(ledger.payments == 1)
             #expect(ledger.totals == ["USD": 1_000])
         }
@@ -43,7 +43,7 @@ struct PaymentFlowTests {
                 return try await group.reduce(into: [String]()) { $0.append($1.label) }
             }
             #expect(outcomes == Array(repeating: "succeeded", count: 50))
-            let ledger = try await RedisIdempotencyStore(client: redis).ledger(for: try UserID(user))
+            let ledger = try await RedisIdempotencyStore(client: redis).ledger(for: try UserID(user), tenant: nil)
             #expect(ledger.payments == 50)
             // Σ (i + 1.25) for i in 0..<50 = 1275 + 12.5 = 1287.50
             #expect(ledger.totals == ["USD": 128_750])
@@ -63,7 +63,7 @@ struct PaymentFlowTests {
             #expect(original == replayed)
             #expect(await service.pay(try request(user: user, amount: "10.01")) == .fingerprintMismatch)
             #expect(await service.pay(try request(user: user, currency: "EUR")) == .fingerprintMismatch)
-            let ledger = try await RedisIdempotencyStore(client: redis).ledger(for: try UserID(user))
+            let ledger = try await RedisIdempotencyStore(client: redis).ledger(for: try UserID(user), tenant: nil)
             #expect(ledger.payments == 1)
         }
     }
@@ -95,12 +95,12 @@ struct PaymentFlowTests {
             #expect(await failing.pay(payment).label == "processor_failed")
             let keys = PaymentKeys()
             #expect(try await redis.send("EXISTS", .string(keys.idempotency(payment))) == .integer(0), "the key was released")
-            #expect(try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID).payments == 0)
+            #expect(try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID, tenant: nil).payments == 0)
 
             let healthy = makeService(redis)
             #expect(await healthy.pay(payment).label == "succeeded")
             #expect(await healthy.pay(payment).label == "replayed")
-            #expect(try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID).payments == 1)
+            #expect(try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID, tenant: nil).payments == 1)
         }
     }
 
@@ -125,7 +125,7 @@ struct PaymentFlowTests {
             #expect(freshOutcome.label == "succeeded", "the new holder took the expired key and committed")
             #expect(await staleOutcome == .leaseLost, "the old holder's complete was refused")
 
-            let ledger = try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID)
+            let ledger = try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID, tenant: nil)
             #expect(ledger.payments == 1)
             #expect(await fresh.pay(payment).label == "replayed")
         }

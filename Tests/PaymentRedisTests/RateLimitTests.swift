@@ -33,7 +33,7 @@ struct RateLimitTests {
             #expect(status.remaining == 0)
             #expect(retryAfter > 0 && retryAfter <= 1_000, "one token refills within a second: \(retryAfter)")
             #expect(status.resetMilliseconds > 9_000 && status.resetMilliseconds <= 10_000)
-            #expect(try await RedisIdempotencyStore(client: redis).ledger(for: try UserID(user)).payments == 10, "the limited request did nothing")
+            #expect(try await RedisIdempotencyStore(client: redis).ledger(for: try UserID(user), tenant: nil).payments == 10, "the limited request did nothing")
 
             try await Task.sleep(for: .milliseconds(retryAfter + 20))
             #expect(await service.pay(try request(user: user, key: "k10")).label == "succeeded")

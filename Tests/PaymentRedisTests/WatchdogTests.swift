@@ -22,7 +22,7 @@ struct WatchdogTests {
             // More than two leases later the key is still held: the watchdog extended it.
             #expect(try await redis.send("HGET", .string(key), "state").string == "inflight")
             #expect(await outcome.label == "succeeded")
-            #expect(try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID).payments == 1)
+            #expect(try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID, tenant: nil).payments == 1)
         }
     }
 }

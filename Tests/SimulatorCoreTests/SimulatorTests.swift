@@ -59,6 +59,7 @@ struct SimulatorTests {
         #expect(report.retries == 0)
         #expect(report.rejected == 20)
         #expect(report.statusCounts == ["422": 60])
+        #expect(report.exitCode(maxUnconfirmed: 0) == 2, "a run where everything is refused does not pass")
     }
 
     @Test func retryableStatusesAreRetriedUpToTheLimitThenUnconfirmed() async {

@@ -18,7 +18,7 @@ struct PaymentController: Sendable {
         let start = ContinuousClock.now
         let payment: PaymentRequest
         do {
-            payment = try await parse(request)
+            payment = try await parse(request, tenant: context.tenant)
         } catch {
             metrics.recordInvalid()
             // The reason only: never the body, which may hold anything.
@@ -34,11 +34,12 @@ struct PaymentController: Sendable {
             "duration_ms": .stringConvertible((ContinuousClock.now - start).milliseconds),
         ]
         if case .unavailable(let reason) = outcome { metadata["error"] = .string(reason) }
+        if let tenant = payment.tenant { metadata["tenant"] = .string(tenant.name) }
         context.logger.info("payment", metadata: metadata)
         return try PaymentResponses.response(for: outcome)
     }
 
-    private func parse(_ request: Request) async throws -> PaymentRequest {
+    private func parse(_ request: Request, tenant: Tenant?) async throws -> PaymentRequest {
         if let contentType = request.headers[.contentType], !Self.isJSON(contentType) {
             throw Problem(.unsupportedMediaType, slug: "unsupported-media-type", title: "Unsupported media type",
                           detail: "send the body as application/json")
@@ -56,10 +57,12 @@ struct PaymentController: Sendable {
             throw Problem(.contentTooLarge, slug: "body-too-large", title: "Content too large",
                           detail: "the request body is larger than \(maxBodyBytes) bytes")
         }
-        return try PaymentRequest.parse(
+        var payment = try PaymentRequest.parse(
             body: Array(body.readableBytesView),
             idempotencyKeyHeader: request.headers[.idempotencyKey]
         )
+        payment.tenant = tenant
+        return payment
     }
 
     /// `application/json`, any `+json` type, with or without parameters.
@@ -74,7 +77,7 @@ struct PaymentController: Sendable {
         let user = try UserID(context.parameters.require("user_id"))
         let ledger: Ledger
         do {
-            ledger = try await service.store.ledger(for: user)
+            ledger = try await service.store.ledger(for: user, tenant: context.tenant)
         } catch {
             throw Problem.unavailable("the ledger could not be read: Redis is unavailable")
         }

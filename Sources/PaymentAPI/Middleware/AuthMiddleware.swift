@@ -1,0 +1,35 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import PaymentCore
+
+/// Bearer-token authentication for the payment routes when `API_KEYS_FILE` is set. The
+/// tenant of the key goes into the context, and from there into every Redis key.
+/// Probes and /metrics stay open: kubelet and Prometheus carry no credentials.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    let file: APIKeyFile
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if InflightLimitMiddleware.exemptPaths.contains(request.uri.path) {
+            return try await next(request, context)
+        }
+        switch file.keys.authenticate(authorization: request.headers[.authorization]) {
+        case .tenant(let tenant):
+            var context = context
+            context.tenant = tenant
+            context.logger[metadataKey: "tenant"] = .string(tenant.name)
+            return try await next(request, context)
+        case .missing:
+            throw Self.unauthorized("send Authorization: Bearer <key-id>.<secret>")
+        case .invalid:
+            throw Self.unauthorized("the credentials are not valid")
+        }
+    }
+
+    static func unauthorized(_ detail: String) -> Problem {
+        Problem(.unauthorized, slug: "unauthorized", title: "Unauthorized", detail: detail,
+                headers: [.wwwAuthenticate: #"Bearer realm="payment-api""#])
+    }
+}
