@@ -24,6 +24,7 @@ test: deps
 	$(SWIFT) test --disable-xctest --filter '$(TIMING_SUITES)'
 	@scripts/api-e2e.sh
 	@scripts/sim-e2e.sh
+	@scripts/k8s-check.sh
 
 demo: deps
 	$(SWIFT) build -c release --product payment-api
@@ -44,3 +45,9 @@ bench-redis: deps
 
 clean:
 	rm -rf .build
+
+# Static checks of the Kubernetes packaging (helm/, k8s/, scripts/);
+# installs its tools into .tools/ on first use. Needs no cluster and no Docker.
+.PHONY: k8s-check
+k8s-check:
+	@scripts/k8s-check.sh

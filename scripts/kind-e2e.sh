@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The whole flow on a local kind cluster: create the cluster, build the image, load it,
+# helm install --wait, helm test, run the simulator Job, print its report and exit with
+# its exit code (0: every payment charged exactly once). Needs docker, kind, kubectl, helm.
+#   scripts/kind-e2e.sh                 # KEEP_CLUSTER=1 to keep the cluster afterwards
+#   MONITORING=1 scripts/kind-e2e.sh    # also kube-prometheus-stack, and check the target is up
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CLUSTER=${CLUSTER:-payment-api}
+NAMESPACE=${NAMESPACE:-payments}
+RELEASE=${RELEASE:-payments}
+IMAGE=${IMAGE:-payment-api:dev}
+MONITORING=${MONITORING:-0}
+KEEP_CLUSTER=${KEEP_CLUSTER:-0}
+SIM_PAYMENTS=${SIM_PAYMENTS:-1000}
+SIM_DUPLICATES=${SIM_DUPLICATES:-3}
+FULLNAME=$RELEASE-payment-api
+
+log() { printf '\n== %s\n' "$*"; }
+
+for tool in docker kind kubectl helm; do
+    command -v "$tool" >/dev/null || { echo "kind-e2e: $tool is required" >&2; exit 64; }
+done
+
+# shellcheck disable=SC2329  # called by the EXIT trap
+cleanup() {
+    local status=$?
+    if [ "$KEEP_CLUSTER" = 1 ]; then
+        echo "kind-e2e: cluster $CLUSTER kept (kind delete cluster --name $CLUSTER)"
+    else
+        kind delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+
+log "kind cluster $CLUSTER"
+if ! kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
+    kind create cluster --name "$CLUSTER" --config k8s/kind-config.yaml --wait 120s
+fi
+kubectl config use-context "kind-$CLUSTER" >/dev/null
+
+log "docker build $IMAGE"
+docker build -t "$IMAGE" .
+kind load docker-image "$IMAGE" --name "$CLUSTER"
+
+monitoring_args=()
+if [ "$MONITORING" = 1 ]; then
+    log "kube-prometheus-stack (optional)"
+    if helm repo add prometheus-community https://prometheus-community.github.io/helm-charts >/dev/null 2>&1 \
+        && helm repo update prometheus-community >/dev/null \
+        && helm upgrade --install kube-prometheus-stack prometheus-community/kube-prometheus-stack \
+            --namespace monitoring --create-namespace --wait --timeout 10m \
+            --set grafana.enabled=false --set alertmanager.enabled=false; then
+        monitoring_args=(--set serviceMonitor.enabled=true --set prometheusRule.enabled=true
+            --set serviceMonitor.additionalLabels.release=kube-prometheus-stack
+            --set prometheusRule.additionalLabels.release=kube-prometheus-stack)
+    else
+        echo "kind-e2e: kube-prometheus-stack not reachable; going on without it"
+        MONITORING=0
+    fi
+fi
+
+log "helm install $RELEASE"
+kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f -
+kubectl label namespace "$NAMESPACE" pod-security.kubernetes.io/enforce=restricted --overwrite >/dev/null
+helm upgrade --install "$RELEASE" helm/payment-api --namespace "$NAMESPACE" \
+    --set image.repository="${IMAGE%:*}" --set image.tag="${IMAGE##*:}" --set image.pullPolicy=IfNotPresent \
+    "${monitoring_args[@]}" --wait --timeout 5m
+
+log "helm test"
+helm test "$RELEASE" --namespace "$NAMESPACE" --logs --timeout 5m
+
+if [ "$MONITORING" = 1 ]; then
+    log "Prometheus target"
+    kubectl -n monitoring port-forward svc/kube-prometheus-stack-prometheus 19090:9090 >/dev/null 2>&1 &
+    forward=$!
+    up=""
+    for _ in $(seq 1 40); do
+        up=$(curl -s "http://127.0.0.1:19090/api/v1/query" \
+            --data-urlencode "query=up{namespace=\"$NAMESPACE\",service=\"$FULLNAME\"}" \
+            | grep -o '"value":\[[^]]*"1"\]' || true)
+        [ -n "$up" ] && break
+        sleep 5
+    done
+    kill "$forward" 2>/dev/null || true
+    if [ -z "$up" ]; then echo "kind-e2e: Prometheus has no up target for $FULLNAME" >&2; exit 1; fi
+    echo "ok: Prometheus scrapes $FULLNAME (port metrics)"
+fi
+
+log "simulator Job"
+helm upgrade "$RELEASE" helm/payment-api --namespace "$NAMESPACE" --reuse-values \
+    --set simulator.enabled=true --set simulator.payments="$SIM_PAYMENTS" \
+    --set simulator.duplicates="$SIM_DUPLICATES" --wait --timeout 5m
+revision=$(helm status "$RELEASE" --namespace "$NAMESPACE" -o json | sed -n 's/.*"version":\([0-9]*\).*/\1/p' | tail -n 1)
+job=$FULLNAME-simulator-$revision
+echo "kind-e2e: waiting for job/$job"
+while :; do
+    succeeded=$(kubectl -n "$NAMESPACE" get job "$job" -o jsonpath='{.status.succeeded}')
+    failed=$(kubectl -n "$NAMESPACE" get job "$job" -o jsonpath='{.status.failed}')
+    [ "${succeeded:-0}" -gt 0 ] || [ "${failed:-0}" -gt 0 ] && break
+    sleep 5
+done
+
+log "simulator report"
+kubectl -n "$NAMESPACE" logs "job/$job"
+status=$(kubectl -n "$NAMESPACE" get pods -l "job-name=$job" \
+    -o jsonpath='{.items[0].status.containerStatuses[0].state.terminated.exitCode}')
+echo "kind-e2e: simulator exited $status"
+exit "${status:-1}"
