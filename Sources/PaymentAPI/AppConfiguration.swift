@@ -39,9 +39,16 @@ public struct AppConfiguration: Sendable {
         let reader = VariableReader(lookup: lookup)
         let url = reader.string("REDIS_URL") ?? "redis://127.0.0.1:6379"
         let password = reader.string("REDIS_PASSWORD")
+        let cluster: Bool
+        switch reader.string("REDIS_MODE") ?? "standalone" {
+        case "standalone": cluster = false
+        case "cluster": cluster = true
+        case let other:
+            throw ConfigurationError(variable: "REDIS_MODE", message: "must be standalone or cluster, got \"\(other)\"")
+        }
         var redis: RedisClientConfiguration
         do throws(RedisURLError) {
-            redis = try RedisClientConfiguration(url: url, password: password)
+            redis = try RedisClientConfiguration(url: url, password: password, cluster: cluster)
         } catch {
             throw ConfigurationError(variable: "REDIS_URL", message: error.message)
         }
@@ -51,13 +58,6 @@ public struct AppConfiguration: Sendable {
         httpHost = reader.string("HTTP_HOST") ?? httpHost
         httpPort = try reader.integer("HTTP_PORT", default: 8080, in: 0...65_535)
 
-        switch reader.string("REDIS_MODE") ?? "standalone" {
-        case "standalone": break
-        case "cluster":
-            throw ConfigurationError(variable: "REDIS_MODE", message: "cluster mode is not available in this version; use standalone")
-        case let other:
-            throw ConfigurationError(variable: "REDIS_MODE", message: "must be standalone or cluster, got \"\(other)\"")
-        }
         if let urls = reader.string("REDLOCK_URLS"), !urls.isEmpty {
             throw ConfigurationError(variable: "REDLOCK_URLS", message: "quorum locks are not available in this version; leave it empty")
         }

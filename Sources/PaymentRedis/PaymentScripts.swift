@@ -114,14 +114,19 @@ public enum PaymentScripts {
 
     public static let all = [begin, complete, abort, extend, tokenBucket]
 
-    /// Loads every script Redis does not have yet (after a restart or a failover).
+    /// Loads every script that some node does not have yet (after a restart or a
+    /// failover); in cluster mode on every master, since a key may live on any of them.
     public static func ensureLoaded(on client: RedisClient) async throws(RedisClientError) {
-        let reply = try await client.send(RedisCommand("SCRIPT", ["EXISTS"] + all.map { .string($0.sha1) }))
-        guard let flags = reply.array, flags.count == all.count else {
-            throw RedisClientError(.protocol, "SCRIPT EXISTS answered \(reply)")
+        let replies = try await client.sendToEveryNode(RedisCommand("SCRIPT", ["EXISTS"] + all.map { .string($0.sha1) }))
+        for reply in replies {
+            guard let flags = reply.array, flags.count == all.count else {
+                throw RedisClientError(.protocol, "SCRIPT EXISTS answered \(reply)")
+            }
         }
-        for (script, flag) in zip(all, flags) where flag != .integer(1) {
-            try await client.load(script)
+        for (index, script) in all.enumerated() where replies.contains(where: { $0.array?[index] != .integer(1) }) {
+            for reply in try await client.sendToEveryNode(RedisCommand("SCRIPT", "LOAD", .string(script.source))) where reply.string != script.sha1 {
+                throw RedisClientError(.protocol, "SCRIPT LOAD returned another SHA1 than the script's")
+            }
         }
     }
 }

@@ -3,20 +3,24 @@ import Metrics
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
 
-/// A pipelining client for one Redis node.
+/// A pipelining Redis client: one node, or a Redis Cluster (`clusterSeeds`).
 ///
-/// It owns a few connections (one per event loop by default) and spreads commands over
-/// them round-robin; any number of concurrent callers share each connection. As a
+/// It owns a few connections per node (one per event loop by default) and spreads
+/// commands over them round-robin; any number of concurrent callers share each
+/// connection. In cluster mode commands go to the master of their key's slot. As a
 /// `Service` it closes its connections when the service group shuts down, so an
 /// application stops taking requests before Redis goes away.
 public final class RedisClient: Sendable {
     public let configuration: RedisClientConfiguration
-    private let slots: [RedisConnectionSlot]
-    private let nextSlot = Atomic<Int>(0)
+    private let routing: Routing
     private let metrics: RedisMetrics
     private let logger: Logger
+
+    private enum Routing: Sendable {
+        case standalone(RedisNode)
+        case cluster(ClusterRouter)
+    }
 
     public init(
         configuration: RedisClientConfiguration,
@@ -50,16 +54,27 @@ public final class RedisClient: Sendable {
         } else {
             loops = Array(eventLoopGroup.makeIterator())
         }
-        self.slots = loops.map { RedisConnectionSlot(eventLoop: $0, settings: settings) }
+        if let seeds = configuration.clusterSeeds {
+            routing = .cluster(ClusterRouter(seeds: seeds, logger: logger) { url in
+                var nodeSettings = settings
+                nodeSettings.logger[metadataKey: "redis.node"] = "\(url.host):\(url.port)"
+                return RedisNode(url: url, loops: loops, settings: nodeSettings)
+            })
+        } else {
+            routing = .standalone(RedisNode(url: configuration.url, loops: loops, settings: settings))
+        }
     }
 
-    /// Sends one command. An error reply from Redis is thrown as a `.server` error.
-    public func send(_ command: RedisCommand) async throws(RedisClientError) -> RESPValue {
+    /// Sends one command; in cluster mode to the master of `routingKey`'s slot (any master
+    /// without one). An error reply from Redis is thrown as a `.server` error.
+    public func send(_ command: RedisCommand, routingKey: RESPArgument? = nil) async throws(RedisClientError) -> RESPValue {
         let start = ContinuousClock.now
         let reply: RESPValue
         do {
-            let index = nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue
-            reply = try await slots[index % slots.count].send(command).get()
+            switch routing {
+            case .standalone(let node): reply = try await node.send(command)
+            case .cluster(let router): reply = try await router.send(command, key: routingKey?.bytes)
+            }
         } catch {
             let error = error as? RedisClientError ?? RedisClientError(.connection, "\(error)")
             metrics.recordError(error.kind)
@@ -74,50 +89,90 @@ public final class RedisClient: Sendable {
     }
 
     public func send(_ name: String, _ arguments: RESPArgument...) async throws(RedisClientError) -> RESPValue {
-        try await send(RedisCommand(name, arguments))
+        // The first argument is the key of every single-key command this package sends.
+        try await send(RedisCommand(name, arguments), routingKey: arguments.first)
     }
 
-    /// Runs a script by its SHA1. If Redis does not know it (a restart, a failover,
-    /// `SCRIPT FLUSH`), loads it and tries once more.
+    /// Sends a command to every node (every master in cluster mode): SCRIPT LOAD, PING.
+    public func sendToEveryNode(_ command: RedisCommand) async throws(RedisClientError) -> [RESPValue] {
+        let nodes: [RedisNode]
+        switch routing {
+        case .standalone(let node): nodes = [node]
+        case .cluster(let router): nodes = try await router.masters()
+        }
+        var replies: [RESPValue] = []
+        for node in nodes {
+            let reply: RESPValue
+            do {
+                reply = try await node.send(command)
+            } catch {
+                let error = error as? RedisClientError ?? RedisClientError(.connection, "\(error)")
+                metrics.recordError(error.kind)
+                throw error
+            }
+            if case .error(let message) = reply { throw RedisClientError(.server, message) }
+            replies.append(reply)
+        }
+        return replies
+    }
+
+    /// Runs a script by its SHA1 on the node of its first key. If that node does not know
+    /// it (a restart, a failover, `SCRIPT FLUSH`), loads it there and tries once more.
     public func evaluate(_ script: RedisScript, keys: [RESPArgument], arguments: [RESPArgument]) async throws(RedisClientError) -> RESPValue {
         let command = RedisCommand("EVALSHA", [.string(script.sha1), .integer(keys.count)] + keys + arguments)
         do {
-            return try await send(command)
+            return try await send(command, routingKey: keys.first)
         } catch where error.serverErrorCode == "NOSCRIPT" {
-            try await load(script)
-            return try await send(command)
+            try await load(script, routingKey: keys.first)
+            return try await send(command, routingKey: keys.first)
         }
     }
 
-    /// Loads a script so that EVALSHA finds it.
-    public func load(_ script: RedisScript) async throws(RedisClientError) {
-        let reply = try await send("SCRIPT", "LOAD", .string(script.source))
+    /// Loads a script so that EVALSHA finds it, on the node of `routingKey`.
+    public func load(_ script: RedisScript, routingKey: RESPArgument? = nil) async throws(RedisClientError) {
+        let reply = try await send(RedisCommand("SCRIPT", "LOAD", .string(script.source)), routingKey: routingKey)
         guard reply.string == script.sha1 else {
             throw RedisClientError(.protocol, "SCRIPT LOAD returned another SHA1 than the script's")
         }
     }
 
-    /// One round trip; throws when the node does not answer PONG.
+    /// One round trip to every node; throws when one does not answer PONG.
     public func ping() async throws(RedisClientError) {
-        let reply = try await send("PING")
-        guard reply.string == "PONG" else {
+        for reply in try await sendToEveryNode(RedisCommand("PING")) where reply.string != "PONG" {
             throw RedisClientError(.protocol, "PING was answered with \(reply)")
         }
     }
 
     /// Closes every connection; commands sent afterwards fail with `.shutdown`.
     public func shutdown() async {
-        for slot in slots {
-            try? await slot.shutdown().get()
+        switch routing {
+        case .standalone(let node): await node.shutdown()
+        case .cluster(let router): await router.shutdown()
         }
         logger.debug("redis client shut down")
     }
 }
 
 extension RedisClient: Service {
-    /// Waits for the service group's graceful shutdown, then closes the connections.
+    /// Waits for the service group's graceful shutdown (refreshing the cluster's slot map
+    /// meanwhile), then closes the connections.
     public func run() async throws {
-        try? await gracefulShutdown()
+        if case .cluster(let router) = routing {
+            await cancelWhenGracefulShutdown { await router.keepRefreshing() }
+        } else {
+            try? await gracefulShutdown()
+        }
         await shutdown()
+    }
+}
+
+extension RESPArgument {
+    /// The bytes Redis hashes for the slot.
+    var bytes: [UInt8] {
+        switch self {
+        case .string(let text): Array(text.utf8)
+        case .bytes(let buffer): Array(buffer.readableBytesView)
+        case .integer(let value): Array(String(value).utf8)
+        }
     }
 }

@@ -2,8 +2,10 @@ import NIOCore
 
 /// How a `RedisClient` connects and how long it waits.
 public struct RedisClientConfiguration: Sendable {
-    /// The node to talk to, with credentials and database.
+    /// The node to talk to, with credentials and database. In cluster mode, the first seed.
     public var url: RedisURL
+    /// Redis Cluster: the seed nodes to read the slot map from; nil for a single node.
+    public var clusterSeeds: [RedisURL]?
     /// Deadline of every command, counted from the call; also the connect timeout
     /// (which covers AUTH and SELECT).
     public var commandTimeout: Duration
@@ -33,13 +35,20 @@ public struct RedisClientConfiguration: Sendable {
     }
 
     /// Parses `REDIS_URL`; a non-empty `password` (from `REDIS_PASSWORD`, a mounted
-    /// Secret) replaces the URL's password.
-    public init(url text: String, password: String? = nil) throws(RedisURLError) {
-        var url = try RedisURL(parsing: text)
-        if let password, !password.isEmpty {
-            url.password = password
+    /// Secret) replaces the URL's password. With `cluster`, the text is a comma-separated
+    /// list of seed nodes.
+    public init(url text: String, password: String? = nil, cluster: Bool = false) throws(RedisURLError) {
+        var urls: [RedisURL] = []
+        for part in cluster ? text.split(separator: ",").map(String.init) : [text] {
+            var url = try RedisURL(parsing: part)
+            if let password, !password.isEmpty {
+                url.password = password
+            }
+            urls.append(url)
         }
-        self.init(url: url)
+        guard let first = urls.first else { throw RedisURLError("no seed node given") }
+        self.init(url: first)
+        if cluster { clusterSeeds = urls }
     }
 
     /// Checks the values a caller may have set by hand.
@@ -53,6 +62,11 @@ public struct RedisClientConfiguration: Sendable {
         }
         guard maxPendingCommandsPerConnection > 0, (connectionsPerNode ?? 1) > 0 else {
             throw RedisClientError(.connection, "connection and in-flight limits must be positive")
+        }
+        if let seeds = clusterSeeds {
+            guard !seeds.isEmpty, seeds.allSatisfy({ $0.database == 0 }) else {
+                throw RedisClientError(.connection, "cluster mode needs at least one seed and database 0 (Redis Cluster has no SELECT)")
+            }
         }
     }
 

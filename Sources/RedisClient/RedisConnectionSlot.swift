@@ -51,15 +51,23 @@ final class RedisConnectionSlot: Sendable {
     }
 
     func send(_ command: RedisCommand) -> EventLoopFuture<RESPValue> {
-        let promise = eventLoop.makePromise(of: RESPValue.self)
+        send([command])[0]
+    }
+
+    /// Sends commands back to back on this connection, with nothing in between: what
+    /// `ASKING` before a redirected command needs.
+    func send(_ commands: [RedisCommand]) -> [EventLoopFuture<RESPValue>] {
+        let promises = commands.map { _ in eventLoop.makePromise(of: RESPValue.self) }
         // The deadline counts from the call, so time spent queued counts too.
         let deadline = eventLoop.now + settings.timeout
         if eventLoop.inEventLoop {
-            sendOnLoop(command, deadline: deadline, promise: promise)
+            for (command, promise) in zip(commands, promises) { sendOnLoop(command, deadline: deadline, promise: promise) }
         } else {
-            eventLoop.execute { self.sendOnLoop(command, deadline: deadline, promise: promise) }
+            eventLoop.execute {
+                for (command, promise) in zip(commands, promises) { self.sendOnLoop(command, deadline: deadline, promise: promise) }
+            }
         }
-        return promise.futureResult
+        return promises.map(\.futureResult)
     }
 
     /// Closes the connection and fails everything waiting; later commands fail at once.

@@ -41,6 +41,15 @@ struct ConfigurationTests {
         #expect(configuration.logFormat == .text)
     }
 
+    @Test func clusterModeTakesCommaSeparatedSeeds() throws {
+        let configuration = try configuration(["REDIS_MODE": "cluster", "REDIS_URL": "redis://a:7000,redis://b:7001", "REDIS_PASSWORD": "pw"])
+        #expect(configuration.redis.clusterSeeds?.map(\.description) == ["redis://:***@a:7000", "redis://:***@b:7001"])
+        let error = #expect(throws: ConfigurationError.self) {
+            try self.configuration(["REDIS_MODE": "cluster", "REDIS_URL": "redis://a:7000,ftp://b"])
+        }
+        #expect(error?.variable == "REDIS_URL")
+    }
+
     @Test(arguments: [
         ("HTTP_PORT", "eighty", "invalid configuration: HTTP_PORT must be an integer from 0 to 65535, got \"eighty\""),
         ("REDIS_URL", "http://x", "invalid configuration: REDIS_URL must start with redis:// or rediss://"),
