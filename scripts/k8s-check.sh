@@ -186,8 +186,11 @@ must_fail "check-jsonschema refuses a misspelled key (replicaCuont)" "replicaCuo
     "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/typo-values.yaml"
 must_fail "helm template refuses a misspelled key (replicaCuont)" "replicaCuont" \
     "$HELM" template payments "$CHART" -f "$WORK/typo-values.yaml"
-printf 'config:\n  redisMode: cluster\n' >"$WORK/cluster-values.yaml"
-must_fail "check-jsonschema refuses REDIS_MODE cluster (not in this version)" "cluster" \
+printf 'config:\n  redisMode: sentinel\n' >"$WORK/mode-values.yaml"
+must_fail "check-jsonschema refuses an unknown REDIS_MODE (sentinel)" "sentinel" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/mode-values.yaml"
+printf 'config:\n  redisMode: cluster\n  redisUrl: redis://a:7000,redis://b:7001\n' >"$WORK/cluster-values.yaml"
+run "check-jsonschema accepts REDIS_MODE cluster with seed nodes" \
     "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/cluster-values.yaml"
 
 echo "== kustomize"
