@@ -7,10 +7,10 @@ SWIFT ?= swift
 # they measure.
 TIMING_SUITES := RedisPausedServerTests|RedisRestartedServerTests|WatchdogTests
 
-.PHONY: deps build demo tour test jitter bench-redis clean
+.PHONY: deps build demo tour test e2e jitter bench-redis clean
 
 deps:
-	@scripts/install-deps.sh curl:curl jq:jq bc:bc python3:python3
+	@scripts/install-deps.sh curl:curl jq:jq bc:bc python3:python3 nginx:nginx
 
 build: deps
 	$(SWIFT) build
@@ -24,6 +24,7 @@ test: deps
 	$(SWIFT) test --disable-xctest --filter '$(TIMING_SUITES)'
 	@scripts/api-e2e.sh
 	@scripts/sim-e2e.sh
+	@scripts/cluster-e2e.sh
 	@scripts/k8s-check.sh
 
 demo: deps
@@ -34,6 +35,12 @@ demo: deps
 tour: deps
 	$(SWIFT) build --product payment-api
 	scripts/tour.sh
+
+# Scale-out: Redis Cluster (3+3), 3 replicas behind nginx, rolling restart, global bucket.
+e2e: deps
+	$(SWIFT) build --product payment-api
+	$(SWIFT) build --product payment-simulator
+	scripts/cluster-e2e.sh
 
 jitter: deps
 	$(SWIFT) build -c release --product payment-api

@@ -21,6 +21,10 @@ func writeKeyFile(_ content: String) throws -> String {
     return path
 }
 
+func removeKeyFile(_ path: String) {
+    try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent)
+}
+
 func bearer(_ value: String) -> HTTPFields {
     [.contentType: "application/json", .authorization: "Bearer \(value)"]
 }
@@ -29,6 +33,7 @@ func bearer(_ value: String) -> HTTPFields {
 struct AuthTests {
     private func withAuthApp(_ keys: String, reload: Duration = .seconds(2), _ test: @Sendable (any TestClientProtocol, String) async throws -> Void) async throws {
         let path = try writeKeyFile(keys)
+        defer { removeKeyFile(path) }
         try await withApp({ configuration in
             configuration.apiKeysFile = path
             configuration.apiKeys = try? APIKeyFile.read(path)
@@ -136,9 +141,11 @@ struct APIKeysTests {
         let missing = #expect(throws: ConfigurationError.self) { try AppConfiguration { $0 == "API_KEYS_FILE" ? "/nonexistent/keys" : nil } }
         #expect(missing?.description == "invalid configuration: API_KEYS_FILE could not be read from /nonexistent/keys")
         let path = try writeKeyFile("key-a short tenant\n")
+        defer { removeKeyFile(path) }
         let invalid = #expect(throws: ConfigurationError.self) { try AppConfiguration { $0 == "API_KEYS_FILE" ? path : nil } }
         #expect(invalid?.description == "invalid configuration: API_KEYS_FILE \(path) line 1: the hash must be 64 hex digits (SHA-256 of the secret)")
         let valid = try writeKeyFile("key-a \(hashA) tenant-a\n")
+        defer { removeKeyFile(valid) }
         #expect(try AppConfiguration { $0 == "API_KEYS_FILE" ? valid : nil }.apiKeys?.count == 1)
     }
 }

@@ -30,11 +30,17 @@ struct LoopbackSocket {
     }
 
     func bindToFreePort() throws -> Int {
-        var address = Self.loopback(port: 0)
+        try bindTo(port: 0)
+    }
+
+    /// Binds to `port` on loopback (0: any free one) and returns the port bound.
+    @discardableResult
+    func bindTo(port: Int) throws -> Int {
+        var address = Self.loopback(port: port)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0 else { throw RedisServerError("bind() to a free port failed: errno \(errno)") }
+        guard bound == 0 else { throw RedisServerError("bind() to port \(port) failed: errno \(errno)") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let named = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }

@@ -23,7 +23,7 @@ public final class RedisCluster: Sendable {
             for _ in 0..<masters {
                 nodes.append(try await RedisServer.start(arguments: [
                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-                ]))
+                ], clusterNode: true))
             }
             let addresses = nodes.map { "127.0.0.1:\($0.port)" }
             let output = try redisCLI(["--cluster", "create"] + addresses + ["--cluster-replicas", "0", "--cluster-yes"])

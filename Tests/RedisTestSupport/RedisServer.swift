@@ -33,13 +33,17 @@ public final class RedisServer: Sendable {
     }
 
     /// Starts a server with the extra configuration `arguments` (e.g. `--requirepass x`).
-    public static func start(arguments: [String] = []) async throws -> RedisServer {
+    /// A cluster node (`clusterNode`) also listens on port + 10000, its cluster bus: its
+    /// port leaves room for that below 65536, and the bus port is free too.
+    public static func start(arguments: [String] = [], clusterNode: Bool = false) async throws -> RedisServer {
         let executable = try findExecutable()
         let directory = try makeTemporaryDirectory()
         var lastError: (any Error)?
         // A free port can be taken between our probe and the server's bind: try a few.
         for _ in 0..<3 {
-            let server = RedisServer(executable: executable, port: try freePort(), directory: directory, arguments: arguments)
+            let server = RedisServer(
+                executable: executable, port: try clusterNode ? freeClusterPort() : freePort(), directory: directory, arguments: arguments
+            )
             do {
                 try await server.launch()
                 return server
@@ -152,6 +156,17 @@ public final class RedisServer: Sendable {
         let socket = try LoopbackSocket()
         defer { socket.close() }
         return try socket.bindToFreePort()
+    }
+
+    private static func freeClusterPort() throws -> Int {
+        for _ in 0..<200 {
+            let port = try freePort()
+            guard port + 10_000 < 65_536 else { continue }
+            let bus = try LoopbackSocket()
+            defer { bus.close() }
+            if (try? bus.bindTo(port: port + 10_000)) != nil { return port }
+        }
+        throw RedisServerError("found no free port pair (port, port + 10000) for a cluster node")
     }
 
     /// True when a blocking RESP `PING` on loopback gets `+PONG` back within 1 s.

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Scale-out end to end (`make e2e`), with real processes on loopback:
+#  1. Redis Cluster of 6 redis-server processes (3 masters, 3 replicas), 3 payment-api
+#     replicas in cluster mode, nginx round-robin in front, the simulator through nginx:
+#     exactly once.
+#  2. A global bucket shared by the 3 replicas: requests accepted over a window stay
+#     within 5% of capacity + rate × window.
+#  3. Rolling restart under load: SIGTERM each replica in turn, as Kubernetes would,
+#     while the simulator runs: no lost or doubled payment, none left unconfirmed.
+# Prints "N passed, N failed" and exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+# nginx's master must get SIGTERM to take its workers along; lib.sh's SIGKILL would not.
+NGINX_PIDS=()
+stop_nginx() { for pid in "${NGINX_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; }
+trap 'stop_nginx; lib_cleanup' EXIT
+
+bin=${BIN_PATH:-$(swift build --show-bin-path)}
+PAYMENT_API_BIN=$bin/payment-api
+SIMULATOR_BIN=$bin/payment-simulator
+for binary in "$PAYMENT_API_BIN" "$SIMULATOR_BIN"; do
+    [ -x "$binary" ] || swift build --product "$(basename "$binary")" >/dev/null
+done
+command -v nginx >/dev/null || { echo "nginx is missing: scripts/install-deps.sh nginx:nginx" >&2; exit 1; }
+
+echo "== Redis Cluster: 3 masters + 3 replicas"
+redis_ports=()
+# A cluster node also listens on port + 10000 (the cluster bus): pick ports that leave
+# room for it below 65536 and whose bus port is free too.
+cluster_port() {
+    python3 -c '
+import socket
+while True:
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    if port + 10000 < 65536:
+        b = socket.socket()
+        try:
+            b.bind(("127.0.0.1", port + 10000)); print(port); break
+        except OSError:
+            pass
+        finally:
+            b.close()
+    s.close()'
+}
+for _ in 1 2 3 4 5 6; do
+    port=$(cluster_port)
+    mkdir -p "$LIB_WORKDIR/redis-$port"
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$LIB_WORKDIR/redis-$port" --save "" --appendonly no \
+        --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+        --daemonize no --logfile "$LIB_WORKDIR/redis-$port/redis.log" &
+    LIB_PIDS+=($!)
+    redis_ports+=("$port")
+done
+for port in "${redis_ports[@]}"; do
+    for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+done
+# shellcheck disable=SC2046  # one word per node address, on purpose
+if ! redis-cli --cluster create $(printf '127.0.0.1:%s ' "${redis_ports[@]}") --cluster-replicas 1 --cluster-yes \
+    >"$LIB_WORKDIR/cluster-create.log" 2>&1; then
+    echo "redis-cli --cluster create failed:" >&2
+    tail -n 20 "$LIB_WORKDIR/cluster-create.log" >&2
+    exit 1
+fi
+for port in "${redis_ports[@]}"; do
+    for _ in $(seq 1 150); do redis-cli -p "$port" cluster info | grep -q cluster_state:ok && break; sleep 0.1; done
+done
+check "cluster covers all slots" 1 "$(grep -c 'All 16384 slots covered' "$LIB_WORKDIR/cluster-create.log")"
+# Replicas attach a moment after the cluster is formed: ask each node its role.
+roles() { for port in "${redis_ports[@]}"; do redis-cli -p "$port" role | head -1; done | sort | uniq -c | awk '{printf "%s %s ", $1, $2}'; }
+for _ in $(seq 1 100); do [ "$(roles)" = "3 master 3 slave " ] && break; sleep 0.1; done
+check "3 masters and 3 replicas" "3 master 3 slave " "$(roles)"
+seeds=$(printf 'redis://127.0.0.1:%s,' "${redis_ports[@]}"); seeds=${seeds%,}
+
+# start_replicas NAME [VAR=value ...]: three payment-api in cluster mode; API_PORTS/API_PIDS.
+start_replicas() {
+    API_PORTS=(); API_PIDS=()
+    for _ in 1 2 3; do
+        local port; port=$(free_port)
+        start_api "$port" REDIS_MODE=cluster REDIS_URL="$seeds" LOG_LEVEL=warning SHUTDOWN_DRAIN_SECONDS=1 "$@"
+        API_PORTS+=("$port"); API_PIDS+=("$API_PID")
+    done
+    for port in "${API_PORTS[@]}"; do wait_ready "$port"; done
+}
+
+# start_nginx: round-robin over API_PORTS on LB_PORT. POST /pay is idempotent by key, so
+# nginx may resend it to the next replica when one refuses the connection or drains.
+start_nginx() {
+    LB_PORT=$(free_port)
+    local dir="$LIB_WORKDIR/nginx-$LB_PORT"
+    mkdir -p "$dir"
+    {
+        echo "worker_processes 1; daemon off; pid $dir/nginx.pid; error_log $dir/error.log warn;"
+        echo "events { worker_connections 4096; }"
+        echo "http { access_log off; client_body_temp_path $dir; proxy_temp_path $dir;"
+        echo "  fastcgi_temp_path $dir; uwsgi_temp_path $dir; scgi_temp_path $dir;"
+        echo "  upstream api { keepalive 64;"
+        for port in "${API_PORTS[@]}"; do echo "    server 127.0.0.1:$port max_fails=0;"; done
+        echo "  }"
+        echo "  server { listen 127.0.0.1:$LB_PORT;"
+        echo "    location / { proxy_pass http://api; proxy_http_version 1.1; proxy_set_header Connection \"\";"
+        echo "      proxy_next_upstream error timeout http_502 non_idempotent; proxy_next_upstream_tries 3; } }"
+        echo "}"
+    } >"$dir/nginx.conf"
+    nginx -c "$dir/nginx.conf" -p "$dir" >"$dir/stdout.log" 2>&1 &
+    NGINX_PIDS+=($!)
+    for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$LB_PORT/healthz" && break; sleep 0.05; done
+}
+
+# simulate NAME ARGS...: the simulator through nginx; its JSON report in $LIB_WORKDIR/NAME.json.
+simulate() {
+    local name=$1; shift
+    local status=0
+    "$SIMULATOR_BIN" --target "http://127.0.0.1:$LB_PORT" --run-id "$name-$RANDOM" --report-file "$LIB_WORKDIR/$name.json" \
+        "$@" >"$LIB_WORKDIR/$name.txt" 2>"$LIB_WORKDIR/$name.err" || status=$?
+    echo "$status"
+}
+
+echo "== 3 replicas behind nginx, simulator with duplicates"
+start_replicas PAYMENT_FAILURE_RATE=0.2 RATE_LIMIT_CAPACITY=20 RATE_LIMIT_REFILL_PER_SECOND=20
+start_nginx
+status=$(simulate herd --clients 30 --payments 600 --users 60 --duplicates 3 --base-delay-ms 10 --max-delay-ms 500 --max-attempts 12)
+sed -n '/^logical/,/^unconfirmed/p' "$LIB_WORKDIR/herd.txt" | sed 's/^/      /'
+check "simulator through nginx exits 0" 0 "$status"
+check "exactly once over the cluster" true "$(jq .verification.exactly_once "$LIB_WORKDIR/herd.json")"
+masters_with_keys=0
+for port in "${redis_ports[@]}"; do
+    if redis-cli -p "$port" role | head -1 | grep -q master && [ "$(redis-cli -p "$port" dbsize)" -gt 0 ]; then
+        masters_with_keys=$((masters_with_keys + 1))
+    fi
+done
+check "payments landed on all 3 masters" 3 "$masters_with_keys"
+
+echo "== rolling restart of the 3 replicas under load"
+status_file="$LIB_WORKDIR/rolling.status"
+( simulate rolling --clients 20 --payments 600 --users 100 --duplicates 2 --base-delay-ms 20 --max-delay-ms 1000 \
+    --max-attempts 20 >"$status_file" ) &
+simulator=$!
+sleep 2
+restarts=0
+for index in 0 1 2; do
+    port=${API_PORTS[$index]}
+    kill -TERM "${API_PIDS[$index]}"
+    wait "${API_PIDS[$index]}" && restarts=$((restarts + 1))
+    start_api "$port" REDIS_MODE=cluster REDIS_URL="$seeds" LOG_LEVEL=warning SHUTDOWN_DRAIN_SECONDS=1 \
+        PAYMENT_FAILURE_RATE=0.2 RATE_LIMIT_CAPACITY=20 RATE_LIMIT_REFILL_PER_SECOND=20
+    API_PIDS[index]=$API_PID
+    wait_ready "$port"
+    sleep 1
+done
+wait "$simulator"
+sed -n '/^logical/,/^unconfirmed/p' "$LIB_WORKDIR/rolling.txt" | sed 's/^/      /'
+check "each replica exited 0 on SIGTERM" 3 "$restarts"
+check "the run went on during all 3 restarts (not finished early)" true \
+    "$(jq '.duration_ms > 5000' "$LIB_WORKDIR/rolling.json")"
+check "simulator exits 0 after the rolling restart" 0 "$(cat "$status_file")"
+check "no lost or doubled payment" "0 0" "$(jq -r '"\(.verification.lost) \(.verification.double_charged)"' "$LIB_WORKDIR/rolling.json")"
+check "no payment left unconfirmed" 0 "$(jq .verification.unconfirmed "$LIB_WORKDIR/rolling.json")"
+
+echo "== global bucket shared by the 3 replicas"
+for pid in "${API_PIDS[@]}"; do kill -TERM "$pid"; done
+for pid in "${API_PIDS[@]}"; do wait "$pid" || true; done
+capacity=100; rate=200
+start_replicas PAYMENT_FAILURE_RATE=0 RATE_LIMIT_CAPACITY=0 GLOBAL_RATE_LIMIT_CAPACITY=$capacity \
+    GLOBAL_RATE_LIMIT_REFILL_PER_SECOND=$rate
+start_nginx
+simulate bucket --clients 64 --payments 100000 --users 1000 --max-attempts 1 --duration-seconds 5 \
+    --max-unconfirmed 100000 --no-verify >/dev/null
+accepted=$(jq '.status_counts["200"] // 0' "$LIB_WORKDIR/bucket.json")
+limited=$(jq '.status_counts["429"] // 0' "$LIB_WORKDIR/bucket.json")
+window=$(jq '.duration_ms / 1000' "$LIB_WORKDIR/bucket.json")
+allowed=$(echo "$capacity + $rate * $window" | bc -l)
+echo "      accepted $accepted, refused $limited in ${window}s; capacity + rate × window = $allowed"
+check "accepted requests within 5% of capacity + rate × window" 1 \
+    "$(echo "d = $accepted - $allowed; if (d < 0) d = -d; d <= 0.05 * $allowed" | bc -l)"
+
+report_checks
