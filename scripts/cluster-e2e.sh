@@ -16,12 +16,7 @@ NGINX_PIDS=()
 stop_nginx() { for pid in "${NGINX_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; }
 trap 'stop_nginx; lib_cleanup' EXIT
 
-bin=${BIN_PATH:-$(swift build --show-bin-path)}
-PAYMENT_API_BIN=$bin/payment-api
-SIMULATOR_BIN=$bin/payment-simulator
-for binary in "$PAYMENT_API_BIN" "$SIMULATOR_BIN"; do
-    [ -x "$binary" ] || swift build --product "$(basename "$binary")" >/dev/null
-done
+use_debug_binaries
 command -v nginx >/dev/null || { echo "nginx is missing: scripts/install-deps.sh nginx:nginx" >&2; exit 1; }
 
 echo "== Redis Cluster: 3 masters + 3 replicas"

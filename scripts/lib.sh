@@ -13,6 +13,17 @@ lib_cleanup() {
 }
 trap lib_cleanup EXIT
 
+# use_debug_binaries: sets PAYMENT_API_BIN and SIMULATOR_BIN from BIN_PATH or the debug
+# build folder, building what is missing.
+use_debug_binaries() {
+    local bin=${BIN_PATH:-$(swift build --show-bin-path)}
+    PAYMENT_API_BIN=$bin/payment-api
+    SIMULATOR_BIN=$bin/payment-simulator
+    for binary in "$PAYMENT_API_BIN" "$SIMULATOR_BIN"; do
+        [ -x "$binary" ] || swift build --product "$(basename "$binary")" >/dev/null
+    done
+}
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

@@ -9,12 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-bin=${BIN_PATH:-$(swift build --show-bin-path)}
-PAYMENT_API_BIN=$bin/payment-api
-SIMULATOR_BIN=$bin/payment-simulator
-for binary in "$PAYMENT_API_BIN" "$SIMULATOR_BIN"; do
-    [ -x "$binary" ] || swift build --product "$(basename "$binary")" >/dev/null
-done
+use_debug_binaries
 
 redis_port=$(free_port)
 start_redis "$redis_port"
