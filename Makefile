@@ -2,10 +2,11 @@
 # test, integration tests included (they start their own redis-server processes).
 SHELL := /bin/bash
 SWIFT ?= swift
-# Suites that assert wall-clock bounds (a deadline within 100 ms, a lease kept alive):
+# Suites that assert wall-clock bounds (a deadline within 100 ms, a lease kept alive, a
+# bucket that must not refill between requests):
 # they run after the rest, alone, so two busy cores of parallel tests cannot blur what
 # they measure.
-TIMING_SUITES := RedisPausedServerTests|RedisRestartedServerTests|WatchdogTests
+TIMING_SUITES := RedisPausedServerTests|RedisRestartedServerTests|WatchdogTests|RateLimitTests|RateLimitedHTTPTests
 
 .PHONY: deps build demo tour test e2e jitter bench-redis clean
 

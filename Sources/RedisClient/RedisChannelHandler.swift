@@ -27,6 +27,10 @@ final class RedisChannelHandler: ChannelInboundHandler {
 
     var pendingCount: Int { stateMachine.pendingCount }
 
+    /// True once the connection failed (timeout, parse error, close): it takes no more
+    /// commands, even before its channel's close has been reported.
+    var isClosed: Bool { stateMachine.isClosed }
+
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.outbound = context.channel.allocator.buffer(capacity: 4096)

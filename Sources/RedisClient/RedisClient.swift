@@ -68,13 +68,21 @@ public final class RedisClient: Sendable {
     /// Sends one command; in cluster mode to the master of `routingKey`'s slot (any master
     /// without one). An error reply from Redis is thrown as a `.server` error.
     public func send(_ command: RedisCommand, routingKey: RESPArgument? = nil) async throws(RedisClientError) -> RESPValue {
+        try await recorded(command) {
+            switch routing {
+            case .standalone(let node): try await node.send(command)
+            case .cluster(let router): try await router.send(command, key: routingKey?.bytes)
+            }
+        }
+    }
+
+    /// Runs one exchange with metrics: duration by command, errors by kind; an error
+    /// reply becomes a thrown `.server` error.
+    private func recorded(_ command: RedisCommand, _ exchange: () async throws -> RESPValue) async throws(RedisClientError) -> RESPValue {
         let start = ContinuousClock.now
         let reply: RESPValue
         do {
-            switch routing {
-            case .standalone(let node): reply = try await node.send(command)
-            case .cluster(let router): reply = try await router.send(command, key: routingKey?.bytes)
-            }
+            reply = try await exchange()
         } catch {
             let error = error as? RedisClientError ?? RedisClientError(.connection, "\(error)")
             metrics.recordError(error.kind)
@@ -102,16 +110,7 @@ public final class RedisClient: Sendable {
         }
         var replies: [RESPValue] = []
         for node in nodes {
-            let reply: RESPValue
-            do {
-                reply = try await node.send(command)
-            } catch {
-                let error = error as? RedisClientError ?? RedisClientError(.connection, "\(error)")
-                metrics.recordError(error.kind)
-                throw error
-            }
-            if case .error(let message) = reply { throw RedisClientError(.server, message) }
-            replies.append(reply)
+            replies.append(try await recorded(command) { try await node.send(command) })
         }
         return replies
     }

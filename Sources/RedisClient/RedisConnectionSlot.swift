@@ -85,6 +85,11 @@ final class RedisConnectionSlot: Sendable {
 
     private func sendOnLoop(_ command: RedisCommand, deadline: NIODeadline, promise: EventLoopPromise<RESPValue>) {
         switch state.value.phase {
+        case .ready(_, let handler) where handler.isClosed:
+            // The connection just failed and its close is not reported yet: a command sent
+            // to it would fail with the old error. Connect afresh instead.
+            enqueue(Queued(command: command, deadline: deadline, promise: promise))
+            connect()
         case .ready(_, let handler):
             handler.send(command, deadline: deadline, promise: promise)
         case .connecting:

@@ -5,6 +5,8 @@ import RedisClient
 import RedisTestSupport
 import Testing
 
+/// Token buckets refill with wall-clock time, so `make test` runs this suite alone,
+/// after the parallel ones (see TIMING_SUITES in the Makefile).
 @Suite("token buckets on a real redis-server", .redisServer())
 struct RateLimitTests {
     @Test func eleventhRequestInTheSameInstantIsLimitedAndPassesAfterRefill() async throws {

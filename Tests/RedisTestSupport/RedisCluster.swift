@@ -26,14 +26,14 @@ public final class RedisCluster: Sendable {
                 ], clusterNode: true))
             }
             let addresses = nodes.map { "127.0.0.1:\($0.port)" }
-            let output = try redisCLI(["--cluster", "create"] + addresses + ["--cluster-replicas", "0", "--cluster-yes"])
+            let output = try await redisCLI(["--cluster", "create"] + addresses + ["--cluster-replicas", "0", "--cluster-yes"])
             guard output.contains("[OK] All 16384 slots covered") else {
                 throw RedisServerError("redis-cli --cluster create did not cover all slots: \(output.suffix(400))")
             }
             // Every node must agree before tests start.
             let deadline = ContinuousClock.now + .seconds(15)
             for node in nodes {
-                while !(try redisCLI(["-p", "\(node.port)", "cluster", "info"]).contains("cluster_state:ok")) {
+                while !(try await redisCLI(["-p", "\(node.port)", "cluster", "info"]).contains("cluster_state:ok")) {
                     guard ContinuousClock.now < deadline else { throw RedisServerError("the cluster did not reach cluster_state:ok in 15 s") }
                     try await Task.sleep(for: .milliseconds(100))
                 }
@@ -49,8 +49,18 @@ public final class RedisCluster: Sendable {
         for node in nodes { node.stop() }
     }
 
-    /// Runs `redis-cli` with `arguments` and returns what it printed.
-    public static func redisCLI(_ arguments: [String]) throws -> String {
+    /// Runs `redis-cli` with `arguments` and returns what it printed. The wait happens on
+    /// a Dispatch thread: blocking one of the two cooperative threads for the seconds
+    /// `--cluster create` takes would starve every other test running beside it.
+    public static func redisCLI(_ arguments: [String]) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try redisCLIBlocking(arguments) })
+            }
+        }
+    }
+
+    private static func redisCLIBlocking(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["redis-cli"] + arguments

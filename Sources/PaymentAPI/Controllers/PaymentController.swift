@@ -44,18 +44,18 @@ struct PaymentController: Sendable {
             throw Problem(.unsupportedMediaType, slug: "unsupported-media-type", title: "Unsupported media type",
                           detail: "send the body as application/json")
         }
+        let tooLarge = Problem(.contentTooLarge, slug: "body-too-large", title: "Content too large",
+                               detail: "the request body is larger than \(maxBodyBytes) bytes")
         // Refuse a declared oversize body before reading any of it.
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
-            throw Problem(.contentTooLarge, slug: "body-too-large", title: "Content too large",
-                          detail: "the request body is larger than \(maxBodyBytes) bytes")
+            throw tooLarge
         }
         var request = request
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: maxBodyBytes)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            throw Problem(.contentTooLarge, slug: "body-too-large", title: "Content too large",
-                          detail: "the request body is larger than \(maxBodyBytes) bytes")
+            throw tooLarge
         }
         var payment = try PaymentRequest.parse(
             body: Array(body.readableBytesView),
