@@ -9,14 +9,7 @@ import Testing
 func withRedis(_ body: (RedisClient) async throws -> Void) async throws {
     var configuration = try RedisClientConfiguration(url: try RedisServer.required().url)
     configuration.commandTimeout = .seconds(5)
-    let redis = try RedisClient(configuration: configuration, logger: Logger(label: "payment-redis-test"))
-    do {
-        try await body(redis)
-        await redis.shutdown()
-    } catch {
-        await redis.shutdown()
-        throw error
-    }
+    try await withClient(try RedisClient(configuration: configuration, logger: Logger(label: "payment-redis-test")), body)
 }
 
 func makeService(

@@ -22,14 +22,3 @@ func makeClient(
     )
     return try RedisClient(configuration: configuration, logger: Logger(label: "redis-test"))
 }
-
-/// Runs `body` with a client and shuts the client down afterwards, also on failure.
-func withClient(_ client: RedisClient, _ body: (RedisClient) async throws -> Void) async throws {
-    do {
-        try await body(client)
-        await client.shutdown()
-    } catch {
-        await client.shutdown()
-        throw error
-    }
-}
