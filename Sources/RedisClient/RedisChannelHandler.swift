@@ -25,8 +25,6 @@ final class RedisChannelHandler: ChannelInboundHandler {
         )
     }
 
-    var pendingCount: Int { stateMachine.pendingCount }
-
     /// True once the connection failed (timeout, parse error, close): it takes no more
     /// commands, even before its channel's close has been reported.
     var isClosed: Bool { stateMachine.isClosed }
@@ -89,8 +87,7 @@ final class RedisChannelHandler: ChannelInboundHandler {
             }
         } catch {
             // hiredis cannot resynchronise after a parse error: the stream is lost.
-            let waiters = stateMachine.close(error)
-            fail(waiters, with: error, closing: context)
+            fail(stateMachine.close(error), with: error, closing: context)
         }
     }
 
@@ -124,17 +121,21 @@ final class RedisChannelHandler: ChannelInboundHandler {
         }
     }
 
+    /// Closes the queue when the channel is already going away: fails what is pending.
     private func closeQueue(_ error: RedisClientError) {
-        let waiters = stateMachine.close(error)
-        for waiter in waiters { waiter.fail(error) }
-        timer?.cancel()
-        timer = nil
+        failPending(stateMachine.close(error), with: error)
     }
 
+    /// Fails `waiters` and closes the channel.
     private func fail(_ waiters: [Promise], with error: RedisClientError, closing context: ChannelHandlerContext) {
+        failPending(waiters, with: error)
+        context.close(promise: nil)
+    }
+
+    /// Nothing is pending any more: stop the deadline timer and fail the waiters.
+    private func failPending(_ waiters: [Promise], with error: RedisClientError) {
         timer?.cancel()
         timer = nil
         for waiter in waiters { waiter.fail(error) }
-        context.close(promise: nil)
     }
 }
