@@ -26,6 +26,7 @@ test: deps
 	@scripts/api-e2e.sh
 	@scripts/sim-e2e.sh
 	@scripts/cluster-e2e.sh
+	@scripts/redlock-e2e.sh
 	@scripts/k8s-check.sh
 
 demo: deps
@@ -37,11 +38,13 @@ tour: deps
 	$(SWIFT) build --product payment-api
 	scripts/tour.sh
 
-# Scale-out: Redis Cluster (3+3), 3 replicas behind nginx, rolling restart, global bucket.
+# Scale-out: Redis Cluster (3+3), 3 replicas behind nginx, rolling restart, master
+# failover, global bucket; then Redlock over 3 lock nodes with nodes killed.
 e2e: deps
 	$(SWIFT) build --product payment-api
 	$(SWIFT) build --product payment-simulator
 	scripts/cluster-e2e.sh
+	scripts/redlock-e2e.sh
 
 jitter: deps
 	$(SWIFT) build -c release --product payment-api

@@ -25,10 +25,21 @@ public func buildApplication(
     let metrics = PaymentMetrics(factory: factory)
 
     let redis = try RedisClient(configuration: configuration.redis, logger: logger, metricsFactory: factory)
+    var redlock: Redlock?
+    if !configuration.redlockNodes.isEmpty {
+        let nodes = try configuration.redlockNodes.map { node throws(RedisClientError) in
+            try RedisClient(configuration: node, logger: logger, metricsFactory: factory)
+        }
+        redlock = Redlock(nodes: nodes)
+        logger.info("redlock on", metadata: [
+            "nodes": "\(nodes.count)", "node_timeout": "\(configuration.redlockNodes[0].commandTimeout)",
+        ])
+    }
     let service = PaymentService(
         store: RedisIdempotencyStore(client: redis),
         processor: SimulatedProcessor(failureRate: configuration.paymentFailureRate, latency: configuration.paymentLatency),
         globalRateLimiter: configuration.globalRateLimit.map { RedisRateLimiter(client: redis, policy: $0) },
+        keyLock: redlock,
         settings: .init(
             lease: configuration.lockLease,
             retention: configuration.idempotencyTTL,
@@ -37,7 +48,9 @@ public func buildApplication(
         )
     )
 
-    var services: [any Service] = [redis, ReadinessMonitor(redis: redis, readiness: readiness, logger: logger)]
+    // The lock nodes close with the data store, after the HTTP server has stopped.
+    var services: [any Service] = [redis] + (redlock?.nodes ?? [])
+    services.append(ReadinessMonitor(redis: redis, redlock: redlock, readiness: readiness, logger: logger))
     var keyFile: APIKeyFile?
     if let path = configuration.apiKeysFile, let keys = configuration.apiKeys {
         let file = APIKeyFile(path: path, keys: keys)

@@ -1,3 +1,4 @@
+import Foundation
 import PaymentCore
 import RedisClient
 
@@ -8,6 +9,8 @@ public struct AppConfiguration: Sendable {
     public var httpHost = "0.0.0.0"
     public var httpPort = 8080
     public var redis: RedisClientConfiguration
+    /// `REDLOCK_URLS`: the independent lock nodes of Redlock mode; empty: off.
+    public var redlockNodes: [RedisClientConfiguration] = []
     public var lockLease: Duration = .milliseconds(10_000)
     public var idempotencyTTL: Duration = .seconds(86_400)
     public var userRateLimit: RateLimitPolicy? = RateLimitPolicy(name: "user", capacity: 10, refillPerSecond: 10)
@@ -58,9 +61,6 @@ public struct AppConfiguration: Sendable {
         httpHost = reader.string("HTTP_HOST") ?? httpHost
         httpPort = try reader.integer("HTTP_PORT", default: 8080, in: 0...65_535)
 
-        if let urls = reader.string("REDLOCK_URLS"), !urls.isEmpty {
-            throw ConfigurationError(variable: "REDLOCK_URLS", message: "quorum locks are not available in this version; leave it empty")
-        }
         if let file = reader.string("API_KEYS_FILE") {
             do {
                 apiKeys = try APIKeyFile.read(file)
@@ -71,6 +71,9 @@ public struct AppConfiguration: Sendable {
         }
 
         lockLease = .milliseconds(try reader.integer("LOCK_LEASE_MS", default: 10_000, in: 100...3_600_000))
+        if let urls = reader.string("REDLOCK_URLS") {
+            redlockNodes = try Self.redlockNodes(urls, password: password, timeout: min(redis.commandTimeout, lockLease / 10))
+        }
         idempotencyTTL = .seconds(try reader.integer("IDEMPOTENCY_TTL_SECONDS", default: 86_400, in: 1...31_536_000))
         userRateLimit = try reader.bucket(
             "RATE_LIMIT_CAPACITY", "RATE_LIMIT_REFILL_PER_SECOND", name: "user", defaultCapacity: 10, defaultRefill: 10
@@ -93,6 +96,36 @@ public struct AppConfiguration: Sendable {
             throw ConfigurationError(variable: "LOG_FORMAT", message: "must be json or text, got \"\(format)\"")
         }
         self.logFormat = logFormat
+    }
+}
+
+extension AppConfiguration {
+    /// The lock nodes of `REDLOCK_URLS`: an odd number, at least 3, all different. Each
+    /// node must answer within `timeout`, a tenth of the lease at most, so that a slow
+    /// node costs a small part of the lock's validity.
+    static func redlockNodes(_ text: String, password: String?, timeout: Duration) throws(ConfigurationError) -> [RedisClientConfiguration] {
+        var nodes: [RedisClientConfiguration] = []
+        for (index, part) in text.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
+            var node: RedisClientConfiguration
+            do throws(RedisURLError) {
+                node = try RedisClientConfiguration(url: part.trimmingCharacters(in: .whitespaces), password: password)
+            } catch {
+                // The node's position, never its text: a URL may carry a password.
+                throw ConfigurationError(variable: "REDLOCK_URLS", message: "node \(index + 1): \(error.message)")
+            }
+            node.commandTimeout = timeout
+            nodes.append(node)
+        }
+        guard nodes.count >= 3, nodes.count % 2 == 1 else {
+            throw ConfigurationError(
+                variable: "REDLOCK_URLS", message: "needs an odd number of nodes, at least 3, for a majority; got \(nodes.count)"
+            )
+        }
+        let addresses = nodes.map { "\($0.url.host):\($0.url.port)" }
+        guard Set(addresses).count == addresses.count else {
+            throw ConfigurationError(variable: "REDLOCK_URLS", message: "names a node twice; the nodes must be independent")
+        }
+        return nodes
     }
 }
 

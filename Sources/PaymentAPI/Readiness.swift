@@ -39,30 +39,41 @@ public final class Readiness: Sendable {
     }
 }
 
-/// Checks Redis and loads missing scripts: every second while ready, every 250 ms while
-/// not, so a replica is back in rotation soon after Redis returns.
+/// Checks Redis and loads missing scripts, and in Redlock mode that a majority of lock
+/// nodes answers: every second while ready, every 250 ms while not, so a replica is back
+/// in rotation soon after Redis returns.
 struct ReadinessMonitor: Service {
     let redis: RedisClient
+    let redlock: Redlock?
     let readiness: Readiness
     let logger: Logger
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                let healthy: Bool
-                do throws(RedisClientError) {
-                    try await PaymentScripts.ensureLoaded(on: redis)
-                    healthy = true
-                    if readiness.redisChecked(problem: nil) { logger.info("redis answers and scripts are loaded") }
-                } catch {
-                    healthy = false
-                    if readiness.redisChecked(problem: "redis: \(error.message)") {
-                        logger.warning("redis check failed: not ready", metadata: ["error": "\(error.message)"])
+                let problem = await check()
+                if readiness.redisChecked(problem: problem) {
+                    if let problem {
+                        logger.warning("redis check failed: not ready", metadata: ["error": "\(problem)"])
+                    } else {
+                        logger.info("redis answers and scripts are loaded")
                     }
                 }
-                try? await Task.sleep(for: healthy ? .seconds(1) : .milliseconds(250))
+                try? await Task.sleep(for: problem == nil ? .seconds(1) : .milliseconds(250))
             }
         }
+    }
+}
+
+extension ReadinessMonitor {
+    /// Why this replica cannot serve payments now; nil when it can.
+    func check() async -> String? {
+        do throws(RedisClientError) {
+            try await PaymentScripts.ensureLoaded(on: redis)
+        } catch {
+            return "redis: \(error.message)"
+        }
+        return await redlock?.quorumProblem()
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The payment flow: begin → process → complete, or abort on a transient failure.
 ///
@@ -28,12 +29,21 @@ public struct PaymentService: Sendable {
     public let store: any IdempotencyStore
     public let processor: any PaymentProcessor
     public let globalRateLimiter: (any RateLimiter)?
+    /// The quorum lock of Redlock mode, taken before `begin`; nil: the store's lock only.
+    public let keyLock: (any KeyLock)?
     public let settings: Settings
 
-    public init(store: any IdempotencyStore, processor: any PaymentProcessor, globalRateLimiter: (any RateLimiter)?, settings: Settings) {
+    public init(
+        store: any IdempotencyStore,
+        processor: any PaymentProcessor,
+        globalRateLimiter: (any RateLimiter)?,
+        keyLock: (any KeyLock)? = nil,
+        settings: Settings
+    ) {
         self.store = store
         self.processor = processor
         self.globalRateLimiter = globalRateLimiter
+        self.keyLock = keyLock
         self.settings = settings
     }
 
@@ -49,6 +59,21 @@ public struct PaymentService: Sendable {
         }
 
         let owner = Self.randomToken()
+        guard let keyLock else { return await begin(request, owner: owner, quorumLock: nil) }
+        switch await keyLock.acquire(request, owner: owner, ttl: settings.lease) {
+        case .held(let retryAfter):
+            return .inFlight(retryAfterMilliseconds: retryAfter)
+        case .unavailable(let reason):
+            return .unavailable("lock quorum: \(reason)")
+        case .acquired(let validity):
+            let quorumLock = HeldQuorumLock(lock: keyLock, request: request, owner: owner, validity: validity)
+            let outcome = await begin(request, owner: owner, quorumLock: quorumLock)
+            await keyLock.release(request, owner: owner)
+            return outcome
+        }
+    }
+
+    private func begin(_ request: PaymentRequest, owner: String, quorumLock: HeldQuorumLock?) async -> PaymentOutcome {
         let begun: BeginResult
         do {
             begun = try await store.begin(request, owner: owner, lease: settings.lease, rateLimit: settings.userRateLimit)
@@ -65,13 +90,13 @@ public struct PaymentService: Sendable {
         case .rateLimited(let status, let retryAfter):
             return .rateLimited(status, retryAfterMilliseconds: retryAfter)
         case .acquired(let lease, let rateLimit):
-            return await execute(request, lease: lease, rateLimit: rateLimit)
+            return await execute(request, lease: lease, quorumLock: quorumLock, rateLimit: rateLimit)
         }
     }
 
-    private func execute(_ request: PaymentRequest, lease: Lease, rateLimit: RateLimitStatus?) async -> PaymentOutcome {
+    private func execute(_ request: PaymentRequest, lease: Lease, quorumLock: HeldQuorumLock?, rateLimit: RateLimitStatus?) async -> PaymentOutcome {
         let paymentID = Self.paymentID()
-        let processed: Result<Void, ProcessorError> = await withLeaseKept(request, lease: lease) {
+        let processed: Result<Void, ProcessorError> = await withLeaseKept(request, lease: lease, quorumLock: quorumLock) {
             do throws(ProcessorError) {
                 try await processor.charge(request, paymentID: paymentID, fence: lease.fence)
                 return .success(())
@@ -85,6 +110,14 @@ public struct PaymentService: Sendable {
             // the record expires with its lease instead.
             try? await store.abort(request, lease: lease)
             return .processorFailed(error.message)
+        }
+
+        if let quorumLock, !quorumLock.isValid {
+            // The quorum lock's validity ran out (its extension found no majority): give
+            // the work up. Between this check and `complete` the lock may still lapse;
+            // the store's owner and fence check below is the guard that cannot.
+            try? await store.abort(request, lease: lease)
+            return .leaseLost
         }
 
         let receipt = PaymentReceipt(paymentID: paymentID, request: request, createdAt: Self.timestamp())
@@ -101,8 +134,11 @@ public struct PaymentService: Sendable {
         }
     }
 
-    /// Runs `work` while a watchdog pushes the lease forward every third of it.
-    private func withLeaseKept<T: Sendable>(_ request: PaymentRequest, lease: Lease, _ work: @Sendable () async -> T) async -> T {
+    /// Runs `work` while a watchdog pushes the lease (and the quorum lock, if any)
+    /// forward every third of it.
+    private func withLeaseKept<T: Sendable>(
+        _ request: PaymentRequest, lease: Lease, quorumLock: HeldQuorumLock?, _ work: @Sendable () async -> T
+    ) async -> T {
         guard settings.watchdog else { return await work() }
         let store = self.store
         let leaseDuration = settings.lease
@@ -110,6 +146,8 @@ public struct PaymentService: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: leaseDuration / 3)
                 guard !Task.isCancelled else { return }
+                // No majority for the quorum lock: stop; the work is given up once it ends.
+                if let quorumLock, await !quorumLock.extend(to: leaseDuration) { return }
                 // A failed extension is not fatal here: `complete` checks the lease.
                 if (try? await store.extend(request, lease: lease, to: leaseDuration)) == false { return }
             }
@@ -131,5 +169,30 @@ public struct PaymentService: Sendable {
 
     static func timestamp() -> String {
         Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date.now)
+    }
+}
+
+/// A quorum lock this request holds, and until when it may assume so.
+final class HeldQuorumLock: Sendable {
+    private let lock: any KeyLock
+    private let request: PaymentRequest
+    private let owner: String
+    private let validUntil: Mutex<ContinuousClock.Instant>
+
+    init(lock: any KeyLock, request: PaymentRequest, owner: String, validity: Duration) {
+        self.lock = lock
+        self.request = request
+        self.owner = owner
+        self.validUntil = Mutex(.now + validity)
+    }
+
+    var isValid: Bool { validUntil.withLock { ContinuousClock.now < $0 } }
+
+    /// Extends the lock on a majority; false when that failed (the validity stays as it was).
+    func extend(to ttl: Duration) async -> Bool {
+        guard let validity = await lock.extend(request, owner: owner, ttl: ttl) else { return false }
+        let end = ContinuousClock.now + validity
+        validUntil.withLock { $0 = max($0, end) }
+        return true
     }
 }

@@ -9,6 +9,7 @@ import PaymentCore
 ///     pay:{u}:ledger       hash  count, total:<CUR>
 ///     pay:{u}:charges      list  "<payment_id> <amount_minor> <CUR> <idempotency key>"
 ///     pay:{global}:bucket  hash  the bucket shared by all users
+///     pay:{u}:lock:<key>   string owner token (Redlock mode, on each lock node only)
 ///
 /// With authentication on, a tenant's keys start with `t:<tenant>:` (the hash tag stays
 /// `{user}`), so tenants can neither replay nor read each other's payments.
@@ -26,6 +27,10 @@ public struct PaymentKeys: Sendable, Hashable {
 
     public func idempotency(_ request: PaymentRequest) -> String {
         "\(user(request.userID, request.tenant)):idem:\(request.idempotencyKey.value)"
+    }
+
+    public func lock(_ request: PaymentRequest) -> String {
+        "\(user(request.userID, request.tenant)):lock:\(request.idempotencyKey.value)"
     }
 
     public func bucket(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):bucket" }

@@ -116,7 +116,7 @@ public enum PaymentScripts {
 
     /// Loads every script that some node does not have yet (after a restart or a
     /// failover); in cluster mode on every master, since a key may live on any of them.
-    public static func ensureLoaded(on client: RedisClient) async throws(RedisClientError) {
+    public static func ensureLoaded(_ all: [RedisScript] = all, on client: RedisClient) async throws(RedisClientError) {
         let replies = try await client.sendToEveryNode(RedisCommand("SCRIPT", ["EXISTS"] + all.map { .string($0.sha1) }))
         for reply in replies {
             guard let flags = reply.array, flags.count == all.count else {

@@ -50,6 +50,31 @@ struct ConfigurationTests {
         #expect(error?.variable == "REDIS_URL")
     }
 
+    @Test func redlockTakesAnOddNumberOfIndependentNodesWithATimeoutFarBelowTheLease() throws {
+        let configuration = try configuration([
+            "REDLOCK_URLS": "redis://a:1, redis://b:2,redis://c:3", "REDIS_PASSWORD": "pw",
+            "REDIS_TIMEOUT_MS": "500", "LOCK_LEASE_MS": "1000",
+        ])
+        #expect(configuration.redlockNodes.map(\.url.description) == ["redis://:***@a:1", "redis://:***@b:2", "redis://:***@c:3"])
+        #expect(configuration.redlockNodes.allSatisfy { $0.commandTimeout == .milliseconds(100) })
+        #expect(try self.configuration(["REDLOCK_URLS": "redis://a,redis://b,redis://c"]).redlockNodes.allSatisfy {
+            $0.commandTimeout == .milliseconds(500)
+        })
+        #expect(try self.configuration([:]).redlockNodes.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("redis://a,redis://b", "invalid configuration: REDLOCK_URLS needs an odd number of nodes, at least 3, for a majority; got 2"),
+        ("redis://a,redis://b,redis://c,redis://d", "invalid configuration: REDLOCK_URLS needs an odd number of nodes, at least 3, for a majority; got 4"),
+        ("redis://a,redis://b,redis://a:6379", "invalid configuration: REDLOCK_URLS names a node twice; the nodes must be independent"),
+        ("redis://a,redis://:secret@b:0,redis://c", "invalid configuration: REDLOCK_URLS node 2: port must be a number from 1 to 65535"),
+        ("redis://a,,redis://c", "invalid configuration: REDLOCK_URLS node 2: must start with redis:// or rediss://"),
+    ])
+    func invalidRedlockNodesAreRefused(urls: String, message: String) {
+        let error = #expect(throws: ConfigurationError.self) { try configuration(["REDLOCK_URLS": urls]) }
+        #expect(error?.description == message)
+    }
+
     @Test(arguments: [
         ("HTTP_PORT", "eighty", "invalid configuration: HTTP_PORT must be an integer from 0 to 65535, got \"eighty\""),
         ("REDIS_URL", "http://x", "invalid configuration: REDIS_URL must start with redis:// or rediss://"),

@@ -19,12 +19,14 @@ func makeService(
     lease: Duration = .seconds(10),
     userRateLimit: RateLimitPolicy? = nil,
     globalRateLimit: RateLimitPolicy? = nil,
+    keyLock: (any KeyLock)? = nil,
     watchdog: Bool = true
 ) -> PaymentService {
     PaymentService(
         store: RedisIdempotencyStore(client: redis),
         processor: SimulatedProcessor(failureRate: failureRate, latency: latency),
         globalRateLimiter: globalRateLimit.map { RedisRateLimiter(client: redis, policy: $0) },
+        keyLock: keyLock,
         settings: .init(lease: lease, retention: .seconds(3600), userRateLimit: userRateLimit, watchdog: watchdog)
     )
 }

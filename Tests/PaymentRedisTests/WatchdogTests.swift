@@ -25,4 +25,34 @@ struct WatchdogTests {
             #expect(try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID, tenant: nil).payments == 1)
         }
     }
+
+    @Test func watchdogExtendsTheQuorumLockOnAMajority() async throws {
+        try await withRedis { redis async throws in
+            try await withLockNodes { _, redlock async throws in
+                let payment = try request(user: uniqueUser("redlock-watchdog"))
+                let slow = makeService(redis, latency: .milliseconds(1_500), lease: .milliseconds(600), keyLock: redlock)
+                // Two and a half leases of work: it commits only if the lock was extended.
+                #expect(await slow.pay(payment).label == "succeeded")
+                #expect(try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID, tenant: nil).payments == 1)
+            }
+        }
+    }
+
+    @Test func workThatLosesTheLockMajorityIsGivenUp() async throws {
+        try await withRedis { redis async throws in
+            try await withLockNodes { servers, redlock async throws in
+                let payment = try request(user: uniqueUser("redlock-lost"))
+                let slow = makeService(redis, latency: .milliseconds(1_500), lease: .milliseconds(600), keyLock: redlock)
+                async let outcome = slow.pay(payment)
+                try await waitUntil { try await redis.send("EXISTS", .string(PaymentKeys().idempotency(payment))) == .integer(1) }
+                servers[0].kill()
+                servers[1].kill()
+                // The watchdog finds no majority to extend on; the work ends after its
+                // validity, so it is not committed and its record is released.
+                #expect(await outcome.label == "lease_lost")
+                #expect(try await RedisIdempotencyStore(client: redis).ledger(for: payment.userID, tenant: nil).payments == 0)
+                #expect(try await redis.send("EXISTS", .string(PaymentKeys().idempotency(payment))) == .integer(0))
+            }
+        }
+    }
 }
