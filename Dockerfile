@@ -19,6 +19,7 @@ RUN swift build -c release --static-swift-stdlib --product payment-api \
     && mkdir -p /staging \
     && cp "$(swift build -c release --show-bin-path)/payment-api" \
           "$(swift build -c release --show-bin-path)/payment-simulator" /staging/ \
+    && cp -R "$(swift build -c release --show-bin-path)/payment-api_PaymentAPI.resources" /staging/ \
     && cp /usr/libexec/swift/linux/swift-backtrace-static /staging/
 
 # ---------------------------------------------------------------- runtime
@@ -29,6 +30,9 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends libhiredis1.1.0 ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /staging/payment-api /staging/payment-simulator /usr/local/bin/
+# The OpenAPI document served at /openapi.yaml: SwiftPM looks for its resource bundle
+# next to the executable.
+COPY --from=build /staging/payment-api_PaymentAPI.resources /usr/local/bin/payment-api_PaymentAPI.resources
 # Symbolicated backtraces on a crash, without a toolchain in the image.
 COPY --from=build /staging/swift-backtrace-static /usr/libexec/swift/linux/swift-backtrace-static
 ENV SWIFT_BACKTRACE=enable=yes,sanitize=yes,threads=all,images=all,interactive=no,swift-backtrace=/usr/libexec/swift/linux/swift-backtrace-static

@@ -8,10 +8,10 @@ SWIFT ?= swift
 # they measure.
 TIMING_SUITES := RedisPausedServerTests|RedisRestartedServerTests|WatchdogTests|RateLimitTests|RateLimitedHTTPTests
 
-.PHONY: deps build demo tour test e2e jitter bench-redis clean
+.PHONY: deps build demo tour test e2e faults jitter bench-redis clean
 
 deps:
-	@scripts/install-deps.sh curl:curl jq:jq bc:bc python3:python3 nginx:nginx
+	@scripts/install-deps.sh curl:curl jq:jq bc:bc python3:python3 nginx:nginx openssl:openssl
 
 build: deps
 	$(SWIFT) build
@@ -27,6 +27,9 @@ test: deps
 	@scripts/sim-e2e.sh
 	@scripts/cluster-e2e.sh
 	@scripts/redlock-e2e.sh
+	@scripts/faults-e2e.sh
+	@scripts/hostile-e2e.sh
+	@scripts/openapi-check.sh
 	@scripts/k8s-check.sh
 
 demo: deps
@@ -45,6 +48,12 @@ e2e: deps
 	$(SWIFT) build --product payment-simulator
 	scripts/cluster-e2e.sh
 	scripts/redlock-e2e.sh
+
+# Fault injection: Redis down, killed, hung; payment-api SIGKILLed; work slower than its lease.
+faults: deps
+	$(SWIFT) build --product payment-api
+	$(SWIFT) build --product payment-simulator
+	scripts/faults-e2e.sh
 
 jitter: deps
 	$(SWIFT) build -c release --product payment-api

@@ -8,6 +8,9 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 if ! pkg-config --exists hiredis 2>/dev/null; then missing+=(libhiredis-dev); fi
+# The checks that use PyPI tools (k8s-check, openapi-check) make venvs: Debian splits
+# ensurepip out of python3.
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip' 2>/dev/null; then missing+=(python3-venv); fi
 for tool in "$@"; do
     # Extra packages a caller needs, as "command:package" (e.g. wrk:wrk).
     command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")

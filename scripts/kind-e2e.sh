@@ -2,8 +2,12 @@
 # The whole flow on a local kind cluster: create the cluster, build the image, load it,
 # helm install --wait, helm test, run the simulator Job, print its report and exit with
 # its exit code (0: every payment charged exactly once). Needs docker, kind, kubectl, helm.
+# Authentication is on: a random API key, its hash in the Secret the server mounts as
+# API_KEYS_FILE, the key itself in the Secret of helm test and the simulator; the key is
+# then rotated and helm test must pass with the new one, without a pod restart.
 #   scripts/kind-e2e.sh                 # KEEP_CLUSTER=1 to keep the cluster afterwards
 #   MONITORING=1 scripts/kind-e2e.sh    # also kube-prometheus-stack, and check the target is up
+#   AUTH=0 scripts/kind-e2e.sh          # authentication off (the server logs a warning)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,11 +17,33 @@ RELEASE=${RELEASE:-payments}
 IMAGE=${IMAGE:-payment-api:dev}
 MONITORING=${MONITORING:-0}
 KEEP_CLUSTER=${KEEP_CLUSTER:-0}
+AUTH=${AUTH:-1}
+KEYS_SECRET=${RELEASE}-api-keys
+CLIENT_SECRET=${RELEASE}-api-client
 SIM_PAYMENTS=${SIM_PAYMENTS:-1000}
 SIM_DUPLICATES=${SIM_DUPLICATES:-3}
 FULLNAME=$RELEASE-payment-api
 
 log() { printf '\n== %s\n' "$*"; }
+
+# new_key KEY_ID: a random secret; prints "<key-id>.<secret>" and sets KEYS_LINE to the
+# line of the API keys file (only the secret's sha256, never the secret itself).
+KEYS_LINE=""
+new_key() {
+    local secret
+    secret=$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')
+    KEYS_LINE="$1 $(printf %s "$secret" | sha256sum | cut -d' ' -f1) e2e"
+    printf '%s.%s' "$1" "$secret"
+}
+
+# put_auth_secrets CLIENT_KEY: create or update both Secrets (the server's keys file and
+# the client key of helm test and the simulator).
+put_auth_secrets() {
+    kubectl -n "$NAMESPACE" create secret generic "$KEYS_SECRET" --from-literal=api-keys="$KEYS_LINE" \
+        --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+    kubectl -n "$NAMESPACE" create secret generic "$CLIENT_SECRET" --from-literal=api-key="$1" \
+        --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+}
 
 for tool in docker kind kubectl helm; do
     command -v "$tool" >/dev/null || { echo "kind-e2e: $tool is required" >&2; exit 64; }
@@ -65,12 +91,46 @@ fi
 log "helm install $RELEASE"
 kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f -
 kubectl label namespace "$NAMESPACE" pod-security.kubernetes.io/enforce=restricted --overwrite >/dev/null
+auth_args=()
+if [ "$AUTH" = 1 ]; then
+    client_key=$(new_key e2e-1)
+    put_auth_secrets "$client_key"
+    auth_args=(--set auth.existingSecret="$KEYS_SECRET" --set auth.clientSecret="$CLIENT_SECRET")
+fi
 helm upgrade --install "$RELEASE" helm/payment-api --namespace "$NAMESPACE" \
     --set image.repository="${IMAGE%:*}" --set image.tag="${IMAGE##*:}" --set image.pullPolicy=IfNotPresent \
-    "${monitoring_args[@]}" --wait --timeout 5m
+    "${auth_args[@]}" "${monitoring_args[@]}" --wait --timeout 5m
 
 log "helm test"
 helm test "$RELEASE" --namespace "$NAMESPACE" --logs --timeout 5m
+
+if [ "$AUTH" = 1 ]; then
+    log "API key rotation without a restart"
+    selector=app.kubernetes.io/name=payment-api,app.kubernetes.io/instance=$RELEASE
+    pods_before=$(kubectl -n "$NAMESPACE" get pods -l "$selector" \
+        -o jsonpath='{range .items[*]}{.metadata.name}:{.status.containerStatuses[0].restartCount} {end}')
+    client_key=$(new_key e2e-2)
+    put_auth_secrets "$client_key"
+    new_hash=$(echo "$KEYS_LINE" | cut -d' ' -f2)
+    # The kubelet refreshes Secret volumes within its sync period (about a minute).
+    for pod in $(kubectl -n "$NAMESPACE" get pods -l "$selector" -o jsonpath='{.items[*].metadata.name}'); do
+        for i in $(seq 1 60); do
+            kubectl -n "$NAMESPACE" exec "$pod" -- cat /etc/payment-api/auth/api-keys 2>/dev/null \
+                | grep -q "$new_hash" && break
+            if [ "$i" -eq 60 ]; then echo "kind-e2e: $pod did not get the rotated Secret in 180 s" >&2; exit 1; fi
+            sleep 3
+        done
+    done
+    sleep 3 # the server re-reads API_KEYS_FILE every 2 s
+    helm test "$RELEASE" --namespace "$NAMESPACE" --logs --timeout 5m
+    pods_after=$(kubectl -n "$NAMESPACE" get pods -l "$selector" \
+        -o jsonpath='{range .items[*]}{.metadata.name}:{.status.containerStatuses[0].restartCount} {end}')
+    if [ "$pods_before" != "$pods_after" ]; then
+        echo "kind-e2e: pods changed during the rotation: $pods_before -> $pods_after" >&2
+        exit 1
+    fi
+    echo "ok: the rotated key (not in the first keys file) is accepted by the same pods ($pods_after)"
+fi
 
 if [ "$MONITORING" = 1 ]; then
     log "Prometheus target"

@@ -1,6 +1,8 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Metrics
+import NIOCore
 import PaymentCore
 import PaymentRedis
 import Prometheus
@@ -44,9 +46,12 @@ public func buildApplication(
             lease: configuration.lockLease,
             retention: configuration.idempotencyTTL,
             userRateLimit: configuration.userRateLimit,
-            watchdog: watchdog
+            watchdog: watchdog && configuration.leaseWatchdog
         )
     )
+    if !configuration.leaseWatchdog {
+        logger.critical("FAULT INJECTION: the lease watchdog is off (FAULT_INJECTION_NO_WATCHDOG); work longer than LOCK_LEASE_MS loses its lock")
+    }
 
     // The lock nodes close with the data store, after the HTTP server has stopped.
     var services: [any Service] = [redis] + (redlock?.nodes ?? [])
@@ -61,14 +66,25 @@ public func buildApplication(
         logger.warning("AUTHENTICATION IS OFF: API_KEYS_FILE is not set, so any client can pay and read ledgers for any user")
     }
 
-    let router = buildRouter(
+    let router = try buildRouter(
         service: service, configuration: configuration, readiness: readiness, registry: registry, metrics: metrics, keyFile: keyFile
     )
     return Application(
         router: router,
+        server: .http1(configuration: httpConfiguration(idleTimeout: configuration.httpIdleTimeout)),
         configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort)),
         services: services,
         logger: logger
+    )
+}
+
+/// HTTP/1.1 limits. Request heads are small here (a bearer token, an idempotency key), so
+/// the decoder refuses far less than NIO's defaults of 80 KiB and 1000 fields: a huge
+/// header or thousands of them end the connection before any handler runs.
+func httpConfiguration(idleTimeout: Duration) -> HTTP1Channel.Configuration {
+    HTTP1Channel.Configuration(
+        idleTimeout: TimeAmount(idleTimeout),
+        httpDecoderConfiguration: .init(maxHeaderFieldSize: 8_192, maxHeaderListSize: 32_768, maxHeaderFieldCount: 100)
     )
 }
 
@@ -80,7 +96,7 @@ func buildRouter(
     registry: PrometheusCollectorRegistry,
     metrics: PaymentMetrics,
     keyFile: APIKeyFile?
-) -> Router<AppRequestContext> {
+) throws -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: MetricsMiddleware(metrics: metrics))
@@ -90,5 +106,6 @@ func buildRouter(
     if let keyFile { router.add(middleware: AuthMiddleware(file: keyFile)) }
     PaymentController(service: service, maxBodyBytes: configuration.maxBodyBytes, metrics: metrics).addRoutes(to: router)
     HealthController(readiness: readiness, registry: registry).addRoutes(to: router)
+    try OpenAPIController().addRoutes(to: router)
     return router
 }

@@ -20,11 +20,17 @@ public struct AppConfiguration: Sendable {
     public var maxBodyBytes = 16_384
     public var maxInflightRequests = 1_024
     public var shutdownDrain: Duration = .seconds(5)
+    /// A connection that completes no request part for this long is closed: idle
+    /// keep-alive connections, and slowloris clients that trickle a request head.
+    public var httpIdleTimeout: Duration = .seconds(30)
     /// `API_KEYS_FILE` and the keys read from it at start; nil: authentication off.
     public var apiKeysFile: String?
     public var apiKeys: APIKeys?
     /// How often the key file is checked for changes.
     public var apiKeysReloadInterval: Duration = .seconds(2)
+    /// Off only for fault injection (`FAULT_INJECTION_NO_WATCHDOG=1`): proves that work
+    /// outliving its lease cannot commit. Never in production.
+    public var leaseWatchdog = true
     public var logLevel = "info"
     public var logFormat = LogFormat.json
 
@@ -56,6 +62,7 @@ public struct AppConfiguration: Sendable {
             throw ConfigurationError(variable: "REDIS_URL", message: error.message)
         }
         redis.commandTimeout = .milliseconds(try reader.integer("REDIS_TIMEOUT_MS", default: 500, in: 1...60_000))
+        redis.tls = try reader.tls()
         self.init(redis: redis)
 
         httpHost = reader.string("HTTP_HOST") ?? httpHost
@@ -72,7 +79,9 @@ public struct AppConfiguration: Sendable {
 
         lockLease = .milliseconds(try reader.integer("LOCK_LEASE_MS", default: 10_000, in: 100...3_600_000))
         if let urls = reader.string("REDLOCK_URLS") {
-            redlockNodes = try Self.redlockNodes(urls, password: password, timeout: min(redis.commandTimeout, lockLease / 10))
+            redlockNodes = try Self.redlockNodes(
+                urls, password: password, timeout: min(redis.commandTimeout, lockLease / 10), tls: redis.tls
+            )
         }
         idempotencyTTL = .seconds(try reader.integer("IDEMPOTENCY_TTL_SECONDS", default: 86_400, in: 1...31_536_000))
         userRateLimit = try reader.bucket(
@@ -86,6 +95,14 @@ public struct AppConfiguration: Sendable {
         maxBodyBytes = try reader.integer("MAX_BODY_BYTES", default: 16_384, in: 64...10_485_760)
         maxInflightRequests = try reader.integer("MAX_INFLIGHT_REQUESTS", default: 1_024, in: 1...1_000_000)
         shutdownDrain = .seconds(try reader.integer("SHUTDOWN_DRAIN_SECONDS", default: 5, in: 0...600))
+        httpIdleTimeout = .seconds(try reader.integer("HTTP_IDLE_TIMEOUT_SECONDS", default: 30, in: 1...3_600))
+
+        switch reader.string("FAULT_INJECTION_NO_WATCHDOG") {
+        case nil, "0", "false": leaseWatchdog = true
+        case "1", "true": leaseWatchdog = false
+        case let other?:
+            throw ConfigurationError(variable: "FAULT_INJECTION_NO_WATCHDOG", message: "must be 1 or 0, got \"\(other)\"")
+        }
 
         logLevel = reader.string("LOG_LEVEL") ?? "info"
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
@@ -103,7 +120,9 @@ extension AppConfiguration {
     /// The lock nodes of `REDLOCK_URLS`: an odd number, at least 3, all different. Each
     /// node must answer within `timeout`, a tenth of the lease at most, so that a slow
     /// node costs a small part of the lock's validity.
-    static func redlockNodes(_ text: String, password: String?, timeout: Duration) throws(ConfigurationError) -> [RedisClientConfiguration] {
+    static func redlockNodes(
+        _ text: String, password: String?, timeout: Duration, tls: RedisTLSConfiguration = .init()
+    ) throws(ConfigurationError) -> [RedisClientConfiguration] {
         var nodes: [RedisClientConfiguration] = []
         for (index, part) in text.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
             var node: RedisClientConfiguration
@@ -114,6 +133,7 @@ extension AppConfiguration {
                 throw ConfigurationError(variable: "REDLOCK_URLS", message: "node \(index + 1): \(error.message)")
             }
             node.commandTimeout = timeout
+            node.tls = tls
             nodes.append(node)
         }
         guard nodes.count >= 3, nodes.count % 2 == 1 else {
@@ -160,6 +180,25 @@ private struct VariableReader {
             throw ConfigurationError(variable: name, message: "must be a number from 0 to 1, got \"\(text)\"")
         }
         return value
+    }
+
+    /// `REDIS_TLS_CA_FILE`, `REDIS_TLS_CERT_FILE`, `REDIS_TLS_KEY_FILE`: files that must be
+    /// readable now, so that a wrong mount fails the start rather than every connection.
+    func tls() throws(ConfigurationError) -> RedisTLSConfiguration {
+        func file(_ name: String) throws(ConfigurationError) -> String? {
+            guard let path = string(name) else { return nil }
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw ConfigurationError(variable: name, message: "names a file that cannot be read: \"\(path)\"")
+            }
+            return path
+        }
+        let tls = RedisTLSConfiguration(
+            caFile: try file("REDIS_TLS_CA_FILE"), certificateFile: try file("REDIS_TLS_CERT_FILE"), keyFile: try file("REDIS_TLS_KEY_FILE")
+        )
+        guard (tls.certificateFile == nil) == (tls.keyFile == nil) else {
+            throw ConfigurationError(variable: "REDIS_TLS_KEY_FILE", message: "and REDIS_TLS_CERT_FILE must be set together")
+        }
+        return tls
     }
 
     /// A token bucket from a capacity and a refill rate; a capacity of 0 disables it.

@@ -46,6 +46,7 @@ public final class RedisClient: Sendable {
                 maximum: TimeAmount(configuration.reconnectMaxDelay)
             ),
             handshake: configuration.handshakeCommands,
+            tls: configuration.url.tls ? try configuration.tls.makeContext() : nil,
             logger: logger
         )
         let loops: [any EventLoop]

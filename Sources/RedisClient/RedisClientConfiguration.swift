@@ -17,6 +17,8 @@ public struct RedisClientConfiguration: Sendable {
     public var reconnectBaseDelay: Duration
     /// Upper bound of the reconnect delay.
     public var reconnectMaxDelay: Duration
+    /// Certificates for `rediss://` URLs; unused for `redis://`.
+    public var tls = RedisTLSConfiguration()
 
     public init(
         url: RedisURL,
@@ -53,9 +55,9 @@ public struct RedisClientConfiguration: Sendable {
 
     /// Checks the values a caller may have set by hand.
     func validate() throws(RedisClientError) {
-        guard !url.tls else {
-            // Refuse rather than silently talk in clear text to a server meant for TLS.
-            throw RedisClientError(.connection, "rediss:// (TLS) is not supported by this build")
+        let urls = clusterSeeds ?? [url]
+        guard urls.allSatisfy({ $0.tls == url.tls }) else {
+            throw RedisClientError(.connection, "mixing redis:// and rediss:// seeds: all nodes must use TLS or none")
         }
         guard commandTimeout > .zero else {
             throw RedisClientError(.connection, "command timeout must be positive")

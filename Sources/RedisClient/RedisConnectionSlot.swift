@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// One connection to one node, bound to one event loop.
 ///
@@ -20,6 +21,8 @@ final class RedisConnectionSlot: Sendable {
         var maxPending: Int
         var backoff: ReconnectBackoff
         var handshake: [RedisCommand]
+        /// Set for `rediss://`: every connection starts with a TLS handshake.
+        var tls: NIOSSLContext?
         var logger: Logger
     }
 
@@ -126,6 +129,11 @@ final class RedisConnectionSlot: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls = settings.tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: tls, serverHostname: settings.url.tlsServerName)
+                        )
+                    }
                     let handler = RedisChannelHandler(
                         maxPendingCommands: settings.maxPending,
                         timeoutDescription: settings.timeoutDescription

@@ -93,6 +93,13 @@ struct ConfigurationTests {
         #expect(error?.description == message)
     }
 
+    @Test func tlsFilesMustBeReadableAndTheClientPairComplete() {
+        let missing = #expect(throws: ConfigurationError.self) { try configuration(["REDIS_TLS_CA_FILE": "/nonexistent/ca.crt"]) }
+        #expect(missing?.description == #"invalid configuration: REDIS_TLS_CA_FILE names a file that cannot be read: "/nonexistent/ca.crt""#)
+        let half = #expect(throws: ConfigurationError.self) { try configuration(["REDIS_TLS_CERT_FILE": "/etc/hostname"]) }
+        #expect(half?.variable == "REDIS_TLS_KEY_FILE")
+    }
+
     @Test func passwordsNeverAppearInErrors() {
         let error = #expect(throws: ConfigurationError.self) { try configuration(["REDIS_URL": "redis://:hunter2@h:99999"]) }
         #expect(error?.description.contains("hunter2") == false)

@@ -65,12 +65,4 @@ struct RedisURLTests {
         #expect(try RedisClientConfiguration(url: "redis://:a@h", password: "").url.password == "a")
         #expect(try RedisClientConfiguration(url: "redis://:a@h").url.password == "a")
     }
-
-    @Test func tlsIsRefusedUntilSupported() throws {
-        let configuration = try RedisClientConfiguration(url: "rediss://h")
-        let error = #expect(throws: RedisClientError.self) {
-            try RedisClient(configuration: configuration, logger: .init(label: "test"))
-        }
-        #expect(error?.message.contains("rediss://") == true)
-    }
 }

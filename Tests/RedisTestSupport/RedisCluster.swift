@@ -49,32 +49,9 @@ public final class RedisCluster: Sendable {
         for node in nodes { node.stop() }
     }
 
-    /// Runs `redis-cli` with `arguments` and returns what it printed. The wait happens on
-    /// a Dispatch thread: blocking one of the two cooperative threads for the seconds
-    /// `--cluster create` takes would starve every other test running beside it.
+    /// Runs `redis-cli` with `arguments` and returns what it printed.
     public static func redisCLI(_ arguments: [String]) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try redisCLIBlocking(arguments) })
-            }
-        }
-    }
-
-    private static func redisCLIBlocking(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["redis-cli"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do {
-            try process.run()
-        } catch {
-            throw RedisServerError("redis-cli could not be started (apt-get install redis-tools): \(error)")
-        }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try await runTool("redis-cli", arguments).output
     }
 }
 

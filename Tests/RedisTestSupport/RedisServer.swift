@@ -151,8 +151,9 @@ public final class RedisServer: Sendable {
         return String(cString: pointer)
     }
 
-    /// A port the kernel just gave us on loopback, released for the server to take.
-    private static func freePort() throws -> Int {
+    /// A port the kernel just gave us on loopback, released for a server to take (e.g.
+    /// the `--tls-port` of a test server).
+    public static func freePort() throws -> Int {
         let socket = try LoopbackSocket()
         defer { socket.close() }
         return try socket.bindToFreePort()

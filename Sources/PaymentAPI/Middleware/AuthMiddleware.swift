@@ -5,14 +5,15 @@ import PaymentCore
 
 /// Bearer-token authentication for the payment routes when `API_KEYS_FILE` is set. The
 /// tenant of the key goes into the context, and from there into every Redis key.
-/// Probes and /metrics stay open: kubelet and Prometheus carry no credentials.
+/// Probes and /metrics stay open: kubelet and Prometheus carry no credentials; so does
+/// the API's description.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     let file: APIKeyFile
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if InflightLimitMiddleware.exemptPaths.contains(request.uri.path) {
+        if InflightLimitMiddleware.exemptPaths.contains(request.uri.path) || request.uri.path == OpenAPIController.path {
             return try await next(request, context)
         }
         switch file.keys.authenticate(authorization: request.headers[.authorization]) {

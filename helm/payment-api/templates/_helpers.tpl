@@ -113,3 +113,23 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end }}
+
+{{/*
+API-key authentication. The server's keys Secret is mounted as a directory (never with
+subPath: a subPath mount is fixed at container start and misses Secret updates) and its
+key projected to a fixed file name, so API_KEYS_FILE does not depend on auth.key.
+*/}}
+{{- define "payment-api.authMountPath" -}}
+/etc/payment-api/auth
+{{- end }}
+
+{{- define "payment-api.authKeysFile" -}}
+{{- printf "%s/api-keys" (include "payment-api.authMountPath" .) }}
+{{- end }}
+
+{{/* With authentication on, the helm test pod and the simulator Job need a client key. */}}
+{{- define "payment-api.validateAuth" -}}
+{{- if and .Values.auth.existingSecret (not .Values.auth.clientSecret) }}
+{{- fail (printf "auth.existingSecret (%s) turns authentication on, but auth.clientSecret is empty: the helm test pod and the simulator Job could not authenticate. Create a Secret holding a client key <key-id>.<secret> (key auth.clientSecretKey, default api-key) and set auth.clientSecret to its name" .Values.auth.existingSecret) }}
+{{- end }}
+{{- end }}
