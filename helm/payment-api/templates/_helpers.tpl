@@ -133,3 +133,28 @@ key projected to a fixed file name, so API_KEYS_FILE does not depend on auth.key
 {{- fail (printf "auth.existingSecret (%s) turns authentication on, but auth.clientSecret is empty: the helm test pod and the simulator Job could not authenticate. Create a Secret holding a client key <key-id>.<secret> (key auth.clientSecretKey, default api-key) and set auth.clientSecret to its name" .Values.auth.existingSecret) }}
 {{- end }}
 {{- end }}
+
+{{/*
+TLS to Redis. The Secret is mounted as a directory with its keys projected to fixed file
+names (ca.crt, tls.crt, tls.key), so the REDIS_TLS_* paths do not depend on the key names.
+Call payment-api.redisTLSFile with (dict "ctx" $ "file" "ca.crt").
+*/}}
+{{- define "payment-api.redisTLSMountPath" -}}
+/etc/payment-api/redis-tls
+{{- end }}
+
+{{- define "payment-api.redisTLSFile" -}}
+{{- printf "%s/%s" (include "payment-api.redisTLSMountPath" .ctx) .file }}
+{{- end }}
+
+{{/* TLS files without a rediss:// URL are a mistake: the server would never use them. */}}
+{{- define "payment-api.validateRedisTLS" -}}
+{{- if .Values.redisTLS.existingSecret }}
+{{- $url := include "payment-api.redisUrl" . }}
+{{- range $node := splitList "," $url }}
+{{- if not (hasPrefix "rediss://" (trim $node)) }}
+{{- fail (printf "redisTLS.existingSecret (%s) is set, but config.redisUrl does not use rediss:// for every node (empty means the in-chart Redis, plain redis://): the TLS files would never be used. Set config.redisUrl to rediss://host:port, or leave redisTLS.existingSecret empty" $.Values.redisTLS.existingSecret) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
