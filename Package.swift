@@ -136,6 +136,7 @@ let package = Package(
             name: "RedisTestSupport",
             dependencies: [
                 "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

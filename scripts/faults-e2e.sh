@@ -22,31 +22,12 @@ ms() { date +%s%3N; }
 status_of() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
 redis_port=$(free_port)
-# start_durable_redis: a redis-server on $redis_port that fsyncs every write; sets REDIS_PID.
-start_durable_redis() {
-    mkdir -p "$LIB_WORKDIR/redis"
-    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$LIB_WORKDIR/redis" --save "" \
-        --appendonly yes --appendfsync always --daemonize no --logfile "$LIB_WORKDIR/redis/redis.log" &
-    REDIS_PID=$!
-    LIB_PIDS+=("$REDIS_PID")
-    for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
-    echo "redis-server did not start" >&2; return 1
-}
+# Every write fsynced before the reply; a restart on the same port reads the same AOF.
+durable=(--appendonly yes --appendfsync always)
 common=(REDIS_URL="redis://127.0.0.1:$redis_port" REDIS_TIMEOUT_MS=500 PAYMENT_FAILURE_RATE=0.1
     RATE_LIMIT_CAPACITY=50 RATE_LIMIT_REFILL_PER_SECOND=50 LOG_LEVEL=error)
-# simulate NAME TARGET_PORT... -- ARGS: a simulator run over the given replicas; exit code printed.
-simulate() {
-    local name=$1; shift
-    local targets=()
-    while [ "$1" != "--" ]; do targets+=(--target "http://127.0.0.1:$1"); shift; done
-    shift
-    local status=0
-    "$SIMULATOR_BIN" "${targets[@]}" --run-id "$name-$RANDOM" --report-file "$LIB_WORKDIR/$name.json" \
-        --base-delay-ms 20 --max-delay-ms 500 --max-attempts 60 --no-retry-budget --attempt-timeout-ms 3000 \
-        "$@" >"$LIB_WORKDIR/$name.txt" 2>"$LIB_WORKDIR/$name.err" || status=$?
-    echo "$status"
-}
-verified() { jq -r '"\(.verification.exactly_once) lost \(.verification.lost) doubled \(.verification.double_charged) unconfirmed \(.verification.unconfirmed)"' "$LIB_WORKDIR/$1.json"; }
+# Retries that outlast every fault below: the simulator must get each payment through.
+retries=(--base-delay-ms 20 --max-delay-ms 500 --max-attempts 60 --no-retry-budget --attempt-timeout-ms 3000)
 summary() { jq -r '"requests \(.attempts_total) in \(.duration_ms / 1000 | . * 10 | round / 10) s; answers \(.status_counts | tostring); latency max \(.latency_ms.max) ms"' "$LIB_WORKDIR/$1.json"; }
 EXACT="true lost 0 doubled 0 unconfirmed 0"
 
@@ -58,23 +39,23 @@ check "/healthz 200 while Redis is down" 200 "$(status_of "http://127.0.0.1:$api
 check "/readyz 503 while Redis is down" 503 "$(status_of "http://127.0.0.1:$api/readyz")"
 check "POST /pay 503 while Redis is down" 503 "$(pay "$api" '{"user_id":"f1","amount":1,"idempotency_key":"k"}' | cut -d' ' -f1)"
 appeared=$(ms)
-start_durable_redis
+start_redis "$redis_port" "${durable[@]}"
 wait_ready "$api"
 echo "      ready $(( $(ms) - appeared )) ms after Redis answered, same process (pid $API_PID)"
 check "ready without a restart" up "$(kill -0 "$API_PID" && echo up)"
-check "simulator after Redis appeared: exit 0" 0 "$(simulate s1 "$api" -- --clients 10 --payments 100 --users 20 --duplicates 2)"
-check "exactly once" "$EXACT" "$(verified s1)"
+check "simulator after Redis appeared: exit 0" 0 "$(simulate s1 "$api" -- "${retries[@]}" --clients 10 --payments 100 --users 20 --duplicates 2)"
+check "exactly once" "$EXACT" "$(verification s1)"
 
 echo "== 2. Redis killed under load"
 python3 scripts/probe-pay.py run "http://127.0.0.1:$api" probe-a,probe-b,probe-c 9 "$LIB_WORKDIR/kill-probe.csv" &
 probe=$!
-( simulate s2 "$api" -- --clients 20 --payments 300 --users 60 --duplicates 2 >"$LIB_WORKDIR/s2.status" ) &
+( simulate s2 "$api" -- "${retries[@]}" --clients 20 --payments 300 --users 60 --duplicates 2 >"$LIB_WORKDIR/s2.status" ) &
 sim=$!
 sleep 2
 kill -KILL "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true
 sleep 2
 returned=$(ms)
-start_durable_redis
+start_redis "$redis_port" "${durable[@]}"
 wait "$probe"; wait "$sim"
 probe_result=$(python3 scripts/probe-pay.py summary "$LIB_WORKDIR/kill-probe.csv" "$returned")
 echo "      simulator: $(summary s2)"
@@ -83,7 +64,7 @@ check "503s carried Retry-After" 0 "$(echo "$probe_result" | jq .missing_retry_a
 check "the probe saw 503s while Redis was gone" true "$(echo "$probe_result" | jq '.failed_by_status["503"] > 0')"
 check "200 again within 2 s of Redis's return" true "$(echo "$probe_result" | jq '.recovered_after_event_ms != null and .recovered_after_event_ms < 2000')"
 check "simulator across the kill: exit 0" 0 "$(cat "$LIB_WORKDIR/s2.status")"
-check "exactly once across the kill" "$EXACT" "$(verified s2)"
+check "exactly once across the kill" "$EXACT" "$(verification s2)"
 kill -TERM "$API_PID"; wait "$API_PID" || true
 
 echo "== 3. Redis hung (SIGSTOP) for 5 s under load"
@@ -94,7 +75,7 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 rss_before=$(rss "$API_PID")
 python3 scripts/probe-pay.py run "http://127.0.0.1:$api" probe-d,probe-e,probe-f 10 "$LIB_WORKDIR/stop-probe.csv" &
 probe=$!
-( simulate s3 "$api" -- --clients 60 --payments 900 --users 90 --duplicates 2 >"$LIB_WORKDIR/s3.status" ) &
+( simulate s3 "$api" -- "${retries[@]}" --clients 60 --payments 900 --users 90 --duplicates 2 >"$LIB_WORKDIR/s3.status" ) &
 sim=$!
 sleep 2
 kill -STOP "$REDIS_PID"
@@ -124,7 +105,7 @@ check "every simulator answer within REDIS_TIMEOUT_MS + 200 ms" true "$(jq '.lat
 check "the in-flight cap shed part of the burst with 503" true "$([ "$shed" -gt 0 ] && echo true || echo false)"
 check "memory bounded during the hang (RSS grew < 64 MiB)" true "$([ $((rss_paused - rss_before)) -lt 65536 ] && echo true || echo false)"
 check "simulator across the hang: exit 0" 0 "$(cat "$LIB_WORKDIR/s3.status")"
-check "exactly once across the hang" "$EXACT" "$(verified s3)"
+check "exactly once across the hang" "$EXACT" "$(verification s3)"
 kill -TERM "$API_PID"; wait "$API_PID" || true
 
 echo "== 4. payment-api SIGKILLed mid-request"
@@ -159,7 +140,7 @@ port_a=$(free_port); port_b=$(free_port)
 start_api "$port_a" "${common[@]}" LOCK_LEASE_MS=1000 PAYMENT_LATENCY_MS=20; pid_a=$API_PID
 start_api "$port_b" "${common[@]}" LOCK_LEASE_MS=1000 PAYMENT_LATENCY_MS=20
 wait_ready "$port_a"; wait_ready "$port_b"
-( simulate s4 "$port_a" "$port_b" -- --clients 20 --payments 500 --users 50 --duplicates 2 >"$LIB_WORKDIR/s4.status" ) &
+( simulate s4 "$port_a" "$port_b" -- "${retries[@]}" --clients 20 --payments 500 --users 50 --duplicates 2 >"$LIB_WORKDIR/s4.status" ) &
 sim=$!
 sleep 2
 kill -KILL "$pid_a"; wait "$pid_a" 2>/dev/null || true
@@ -168,15 +149,15 @@ start_api "$port_a" "${common[@]}" LOCK_LEASE_MS=1000 PAYMENT_LATENCY_MS=20
 wait "$sim"
 echo "      simulator: $(summary s4)"
 check "simulator with a replica SIGKILLed: exit 0" 0 "$(cat "$LIB_WORKDIR/s4.status")"
-check "exactly once with a replica SIGKILLed" "$EXACT" "$(verified s4)"
+check "exactly once with a replica SIGKILLed" "$EXACT" "$(verification s4)"
 
 echo "== 5. processing slower than the lease"
 api=$(free_port)
 start_api "$api" "${common[@]}" PAYMENT_FAILURE_RATE=0 PAYMENT_LATENCY_MS=1500 LOCK_LEASE_MS=500
 wait_ready "$api"
 check "simulator, 1.5 s of work under a 0.5 s lease (the watchdog extends): exit 0" 0 \
-    "$(simulate s5 "$api" -- --clients 10 --payments 30 --users 10 --duplicates 2)"
-check "exactly once with the watchdog" "$EXACT" "$(verified s5)"
+    "$(simulate s5 "$api" -- "${retries[@]}" --clients 10 --payments 30 --users 10 --duplicates 2)"
+check "exactly once with the watchdog" "$EXACT" "$(verification s5)"
 check "no work lost its lease" 0 "$(curl -s "http://127.0.0.1:$api/metrics" | awk '/payment_requests_total\{outcome="lease_lost"\}/ {print $2}')"
 kill -TERM "$API_PID"; wait "$API_PID" || true
 # With the watchdog off, every attempt (1.5 s of work) outlives its 1 s lease: none may
@@ -184,7 +165,7 @@ kill -TERM "$API_PID"; wait "$API_PID" || true
 api=$(free_port)
 start_api "$api" "${common[@]}" PAYMENT_FAILURE_RATE=0 PAYMENT_LATENCY_MS=1500 LOCK_LEASE_MS=1000 FAULT_INJECTION_NO_WATCHDOG=1
 wait_ready "$api"
-simulate s6 "$api" -- --clients 10 --payments 10 --users 5 --duplicates 2 --max-attempts 4 --max-unconfirmed 1000 >/dev/null
+simulate s6 "$api" -- "${retries[@]}" --clients 10 --payments 10 --users 5 --duplicates 2 --max-attempts 4 --max-unconfirmed 1000 >/dev/null
 lost_lease=$(curl -s "http://127.0.0.1:$api/metrics" | awk '/payment_requests_total\{outcome="lease_lost"\}/ {print $2}')
 echo "      simulator: $(summary s6); attempts that lost their lease and were not committed: $lost_lease"
 check "work outlived its lease (the fault happened)" true "$([ "${lost_lease:-0}" -gt 0 ] && echo true || echo false)"

@@ -28,13 +28,17 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_redis PORT: a redis-server with no persistence in the run's own directory.
+# start_redis PORT [REDIS_ARG ...]: a redis-server with no persistence in the run's own
+# directory (the same directory again after a restart on PORT); later arguments override
+# the defaults (e.g. --appendonly yes). Sets REDIS_PID.
 start_redis() {
     local port=$1
+    shift
     mkdir -p "$LIB_WORKDIR/redis-$port"
     redis-server --port "$port" --bind 127.0.0.1 --dir "$LIB_WORKDIR/redis-$port" --save "" \
-        --appendonly no --daemonize no --logfile "$LIB_WORKDIR/redis-$port/redis.log" &
-    LIB_PIDS+=($!)
+        --appendonly no --daemonize no --logfile "$LIB_WORKDIR/redis-$port/redis.log" "$@" &
+    REDIS_PID=$!
+    LIB_PIDS+=("$REDIS_PID")
     for _ in $(seq 1 200); do
         redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
         sleep 0.05
@@ -63,6 +67,28 @@ wait_ready() {
     echo "payment-api on port $port did not become ready; its log:" >&2
     tail -n 20 "$LIB_WORKDIR/api-$port.log" >&2
     return 1
+}
+
+# simulate NAME TARGET_PORT ... -- ARGS: one simulator run over the payment-api (or nginx)
+# ports given; prints its exit code. The report goes to $LIB_WORKDIR/NAME.json, its
+# output to NAME.txt and NAME.err.
+simulate() {
+    local name=$1
+    shift
+    local targets=()
+    while [ "$1" != "--" ]; do targets+=(--target "http://127.0.0.1:$1"); shift; done
+    shift
+    local status=0
+    "$SIMULATOR_BIN" "${targets[@]}" --run-id "$name-$RANDOM" --report-file "$LIB_WORKDIR/$name.json" \
+        "$@" >"$LIB_WORKDIR/$name.txt" 2>"$LIB_WORKDIR/$name.err" || status=$?
+    echo "$status"
+}
+
+# verification NAME: the verification of simulator run NAME in one line; exactly once
+# reads "true lost 0 doubled 0 unconfirmed 0".
+verification() {
+    jq -r '"\(.verification.exactly_once) lost \(.verification.lost) doubled \(.verification.double_charged) unconfirmed \(.verification.unconfirmed)"' \
+        "$LIB_WORKDIR/$1.json"
 }
 
 # pay PORT BODY [HEADER ...]: POST /pay; prints "STATUS BODY".

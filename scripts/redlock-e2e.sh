@@ -23,7 +23,7 @@ for _ in 1 2 3; do
     port=$(free_port)
     start_redis "$port"
     lock_ports+=("$port")
-    lock_pids+=("${LIB_PIDS[-1]}")
+    lock_pids+=("$REDIS_PID")
 done
 urls=$(printf 'redis://127.0.0.1:%s,' "${lock_ports[@]}"); urls=${urls%,}
 port_a=$(free_port); start_api "$port_a" REDIS_URL="redis://127.0.0.1:$data_port" REDLOCK_URLS="$urls" \
@@ -34,34 +34,29 @@ port_b=$(free_port); start_api "$port_b" REDIS_URL="redis://127.0.0.1:$data_port
 pid_b=$API_PID
 wait_ready "$port_a"; wait_ready "$port_b"
 
-# simulate NAME: one run over both replicas; prints its exit code, report in NAME.json.
-simulate() {
-    local status=0
-    "$SIMULATOR_BIN" --target "http://127.0.0.1:$port_a" --target "http://127.0.0.1:$port_b" \
-        --clients 40 --payments 300 --users 60 --duplicates 2 --base-delay-ms 10 --max-delay-ms 500 \
-        --max-attempts 20 --run-id "$1-$RANDOM" --report-file "$LIB_WORKDIR/$1.json" \
-        >"$LIB_WORKDIR/$1.txt" 2>"$LIB_WORKDIR/$1.err" || status=$?
-    echo "$status"
+# run NAME: one simulator run over both replicas; prints its exit code.
+run() {
+    simulate "$1" "$port_a" "$port_b" -- --clients 40 --payments 300 --users 60 --duplicates 2 \
+        --base-delay-ms 10 --max-delay-ms 500 --max-attempts 20
 }
 latency() { jq -r '.latency_ms | "p50 \(.p50) ms, p99 \(.p99) ms, max \(.max) ms"' "$LIB_WORKDIR/$1.json"; }
-outcome() { jq -r '"\(.verification.exactly_once) \(.verification.lost) \(.verification.double_charged) \(.verification.unconfirmed)"' "$LIB_WORKDIR/$1.json"; }
 lock_keys() { redis-cli -p "$1" --scan --pattern '*:lock:*' | wc -l; }
 
 echo "== three lock nodes up"
-check "simulator exits 0 (baseline)" 0 "$(simulate baseline)"
-check "exactly once, nothing lost, doubled or unconfirmed (baseline)" "true 0 0 0" "$(outcome baseline)"
+check "simulator exits 0 (baseline)" 0 "$(run baseline)"
+check "exactly once, nothing lost, doubled or unconfirmed (baseline)" "true lost 0 doubled 0 unconfirmed 0" "$(verification baseline)"
 echo "      $(jq -r '"requests \(.attempts_total) in \(.duration_ms / 1000) s; answers \(.status_counts | tostring)"' "$LIB_WORKDIR/baseline.json")"
 echo "      latency: $(latency baseline)"
 
 echo "== one lock node killed during a run"
 status_file="$LIB_WORKDIR/one-down.status"
-( simulate one-down >"$status_file" ) &
+( run one-down >"$status_file" ) &
 simulator=$!
 sleep 2
 kill -KILL "${lock_pids[0]}"; wait "${lock_pids[0]}" 2>/dev/null || true
 wait "$simulator"
 check "simulator exits 0 with a lock node killed mid-run" 0 "$(cat "$status_file")"
-check "exactly once, nothing lost, doubled or unconfirmed (one node down)" "true 0 0 0" "$(outcome one-down)"
+check "exactly once, nothing lost, doubled or unconfirmed (one node down)" "true lost 0 doubled 0 unconfirmed 0" "$(verification one-down)"
 check "the run outlasted the kill (not finished early)" true "$(jq '.duration_ms > 2500' "$LIB_WORKDIR/one-down.json")"
 echo "      $(jq -r '"requests \(.attempts_total) in \(.duration_ms / 1000) s; answers \(.status_counts | tostring)"' "$LIB_WORKDIR/one-down.json")"
 echo "      latency: $(latency one-down) (baseline: $(latency baseline))"

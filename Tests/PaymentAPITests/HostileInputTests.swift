@@ -1,6 +1,5 @@
 import HTTPTypes
 import HummingbirdTesting
-import Logging
 import NIOCore
 import PaymentAPI
 import RedisClient
@@ -91,7 +90,7 @@ struct HostileInputTests {
 
     @Test(arguments: cases)
     func refusedAndNothingStored(_ hostile: Case) async throws {
-        try await withRedisClient { redis async throws in
+        try await withSuiteRedis { redis async throws in
             try await withApp({ $0.maxBodyBytes = hostile.maxBodyBytes }) { client in
                 let response = try await client.pay(ByteBuffer(bytes: hostile.body), headers: hostile.headers)
                 expectProblem(response, hostile.status, type: hostile.type, detailContains: hostile.detail)
@@ -103,7 +102,7 @@ struct HostileInputTests {
     }
 
     @Test func aValidRequestAfterwardsStillWorks() async throws {
-        try await withRedisClient { redis async throws in
+        try await withSuiteRedis { redis async throws in
             try await withApp { client async throws in
                 #expect(try await client.pay(payBody(user: uniqueUser("after-hostile"))).status == .ok)
             }
@@ -111,11 +110,4 @@ struct HostileInputTests {
             _ = try await redis.send("FLUSHALL")
         }
     }
-}
-
-/// A client for the suite's redis-server, shut down afterwards.
-private func withRedisClient(_ body: (RedisClient) async throws -> Void) async throws {
-    var logger = Logger(label: "hostile-input-test")
-    logger.logLevel = .critical
-    try await withClient(try RedisClient(configuration: RedisClientConfiguration(url: RedisServer.required().url), logger: logger), body)
 }

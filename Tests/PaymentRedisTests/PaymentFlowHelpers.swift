@@ -1,16 +1,8 @@
-import Logging
 import PaymentCore
 import PaymentRedis
 import RedisClient
 import RedisTestSupport
 import Testing
-
-/// Runs `body` with a client for the suite's server and shuts it down afterwards.
-func withRedis(_ body: (RedisClient) async throws -> Void) async throws {
-    var configuration = try RedisClientConfiguration(url: try RedisServer.required().url)
-    configuration.commandTimeout = .seconds(5)
-    try await withClient(try RedisClient(configuration: configuration, logger: Logger(label: "payment-redis-test")), body)
-}
 
 func makeService(
     _ redis: RedisClient,

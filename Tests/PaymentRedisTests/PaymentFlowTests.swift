@@ -8,7 +8,7 @@ import Testing
 @Suite("payment flow on a real redis-server", .redisServer())
 struct PaymentFlowTests {
     @Test func hundredConcurrentDuplicatesExecuteExactlyOnce() async throws {
-        try await withRedis { redis async throws in
+        try await withSuiteRedis { redis async throws in
             let service = makeService(redis, latency: .milliseconds(20))
             let payment = try request(user: uniqueUser("dup"))
 
@@ -32,7 +32,7 @@ struct PaymentFlowTests {
     }
 
     @Test func fiftyDistinctKeysAreFiftyCharges() async throws {
-        try await withRedis { redis async throws in
+        try await withSuiteRedis { redis async throws in
             let service = makeService(redis)
             let user = uniqueUser("many")
             let outcomes = try await withThrowingTaskGroup(of: PaymentOutcome.self) { group in
@@ -51,7 +51,7 @@ struct PaymentFlowTests {
     }
 
     @Test func replayReturnsTheStoredBytesAndAnotherPayloadIsAMismatch() async throws {
-        try await withRedis { redis async throws in
+        try await withSuiteRedis { redis async throws in
             let service = makeService(redis)
             let user = uniqueUser("replay")
             let first = await service.pay(try request(user: user))
@@ -69,7 +69,7 @@ struct PaymentFlowTests {
     }
 
     @Test func inFlightKeyWithAnotherPayloadIsAMismatchAndWithTheSameIsAConflict() async throws {
-        try await withRedis { redis async throws in
+        try await withSuiteRedis { redis async throws in
             let slow = makeService(redis, latency: .seconds(2))
             let fast = makeService(redis)
             let user = uniqueUser("inflight")
@@ -88,7 +88,7 @@ struct PaymentFlowTests {
     }
 
     @Test func transientFailureStoresNothingAndTheRetrySucceedsOnce() async throws {
-        try await withRedis { redis async throws in
+        try await withSuiteRedis { redis async throws in
             let user = uniqueUser("fail")
             let payment = try request(user: user)
             let failing = makeService(redis, failureRate: 1.0)
@@ -105,7 +105,7 @@ struct PaymentFlowTests {
     }
 
     @Test func workThatOutlivesItsLeaseCannotCommit() async throws {
-        try await withRedis { redis async throws in
+        try await withSuiteRedis { redis async throws in
             let user = uniqueUser("lease")
             let payment = try request(user: user)
             // No watchdog: the 200 ms lease runs out while the 1 s work is still going.

@@ -10,7 +10,7 @@ import Testing
 @Suite("token buckets on a real redis-server", .redisServer())
 struct RateLimitTests {
     @Test func eleventhRequestInTheSameInstantIsLimitedAndPassesAfterRefill() async throws {
-        try await withRedis { redis async throws in
+        try await withSuiteRedis { redis async throws in
             // One token a second: ten requests fit in that second even on a loaded machine.
             let policy = RateLimitPolicy(name: "user", capacity: 10, refillPerSecond: 1)
             let service = makeService(redis, userRateLimit: policy)
@@ -43,7 +43,7 @@ struct RateLimitTests {
     }
 
     @Test func bucketKeyExpiresOnceItWouldBeFull() async throws {
-        try await withRedis { redis async throws in
+        try await withSuiteRedis { redis async throws in
             let policy = RateLimitPolicy(name: "user", capacity: 5, refillPerSecond: 1)
             let service = makeService(redis, userRateLimit: policy)
             let payment = try request(user: uniqueUser("expiry"))
@@ -54,7 +54,7 @@ struct RateLimitTests {
     }
 
     @Test func globalBucketIsSharedByAllUsers() async throws {
-        try await withRedis { redis async throws in
+        try await withSuiteRedis { redis async throws in
             // A capacity of 3 with the slowest refill keeps the test about the capacity.
             let global = RateLimitPolicy(name: "global", capacity: 3, refillPerSecond: 1)
             let keys = PaymentKeys(prefix: "global-test-\(UInt32.random(in: 0...UInt32.max)):")

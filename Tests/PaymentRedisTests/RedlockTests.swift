@@ -101,7 +101,7 @@ struct RedlockTests {
     }
 
     @Test func aPaymentTakesTheQuorumLockAndReleasesIt() async throws {
-        try await withRedis { redis async throws in
+        try await withSuiteRedis { redis async throws in
             try await withLockNodes { servers, redlock async throws in
                 let service = makeService(redis, keyLock: redlock)
                 let payment = try request(user: uniqueUser("redlock"))

@@ -12,7 +12,7 @@ import Testing
 @Suite("lease watchdog", .redisServer())
 struct WatchdogTests {
     @Test func watchdogKeepsTheLeaseWhileSlowWorkRuns() async throws {
-        try await withRedis { redis async throws in
+        try await withSuiteRedis { redis async throws in
             let payment = try request(user: uniqueUser("watchdog"))
             let key = PaymentKeys().idempotency(payment)
             let slow = makeService(redis, latency: .seconds(3), lease: .seconds(1))
@@ -27,7 +27,7 @@ struct WatchdogTests {
     }
 
     @Test func watchdogExtendsTheQuorumLockOnAMajority() async throws {
-        try await withRedis { redis async throws in
+        try await withSuiteRedis { redis async throws in
             try await withLockNodes { _, redlock async throws in
                 let payment = try request(user: uniqueUser("redlock-watchdog"))
                 let slow = makeService(redis, latency: .milliseconds(1_500), lease: .milliseconds(600), keyLock: redlock)
@@ -39,7 +39,7 @@ struct WatchdogTests {
     }
 
     @Test func workThatLosesTheLockMajorityIsGivenUp() async throws {
-        try await withRedis { redis async throws in
+        try await withSuiteRedis { redis async throws in
             try await withLockNodes { servers, redlock async throws in
                 let payment = try request(user: uniqueUser("redlock-lost"))
                 let slow = makeService(redis, latency: .milliseconds(1_500), lease: .milliseconds(600), keyLock: redlock)

@@ -12,8 +12,12 @@ struct AuthMiddleware: RouterMiddleware {
 
     let file: APIKeyFile
 
+    /// Open without a key: the probes and /metrics (exempt from the in-flight cap too) and
+    /// the API's description.
+    static let openPaths = InflightLimitMiddleware.exemptPaths.union([OpenAPIController.path])
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if InflightLimitMiddleware.exemptPaths.contains(request.uri.path) || request.uri.path == OpenAPIController.path {
+        if Self.openPaths.contains(request.uri.path) {
             return try await next(request, context)
         }
         switch file.keys.authenticate(authorization: request.headers[.authorization]) {
