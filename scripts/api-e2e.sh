@@ -9,8 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-PAYMENT_API_BIN=${PAYMENT_API_BIN:-$(swift build --show-bin-path)/payment-api}
-[ -x "$PAYMENT_API_BIN" ] || swift build --product payment-api >/dev/null
+use_debug_binaries
 
 redis_port=$(free_port)
 start_redis "$redis_port"
@@ -64,8 +63,9 @@ start=$(date +%s.%N)
 kill -TERM "$pid_s"
 sleep 0.2
 check "/readyz answers 503 right after SIGTERM" 503 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port_s/readyz")"
-# Sent during the drain; still running when the drain ends and the server stops.
-sleep 1.3
+# Sent during the drain (1 s into its 2 s) and still running when the drain ends (1.5 s of
+# work): early enough that a slow machine cannot push it past the drain.
+sleep 0.8
 pay "$port_s" "{\"user_id\":\"$user\",\"amount\":1,\"idempotency_key\":\"during\"}" >"$LIB_WORKDIR/second" &
 second=$!
 wait "$first"; wait "$second"
@@ -83,7 +83,7 @@ late_redis=$(free_port)
 port_l=$(free_port)
 start_api "$port_l" REDIS_URL="redis://127.0.0.1:$late_redis" PAYMENT_FAILURE_RATE=0 LOG_LEVEL=warning
 pid_l=$API_PID
-sleep 1
+for _ in $(seq 1 200); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port_l/healthz")" = 200 ] && break; sleep 0.05; done
 check "/readyz is 503 while Redis is down" 503 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port_l/readyz")"
 check "/healthz is 200 while Redis is down" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port_l/healthz")"
 check "POST /pay fails closed with 503" 503 "$(pay "$port_l" '{"user_id":"late","amount":1,"idempotency_key":"k"}' | cut -d' ' -f1)"

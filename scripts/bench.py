@@ -29,7 +29,7 @@ parser.add_argument("--api-pid", type=int, required=True)
 parser.add_argument("--reject-port", type=int, required=True)
 parser.add_argument("--reject-pid", type=int, required=True)
 parser.add_argument("--redis-port", type=int, required=True)
-parser.add_argument("--simulator", required=True)
+parser.add_argument("--simulator", required=True, help="the simulator's command line (a user-switching prefix allowed)")
 parser.add_argument("--seconds", type=int, default=10)
 parser.add_argument("--warmup", type=int, default=2)
 parser.add_argument("--connections", type=int, default=64)
@@ -158,7 +158,7 @@ def ceiling_b():
 
 
 def open_loop(rate):
-    out = subprocess.run([args.simulator, "--target", f"http://127.0.0.1:{args.api_port}", "--mode", "open-loop",
+    out = subprocess.run(shlex.split(args.simulator) + ["--target", f"http://127.0.0.1:{args.api_port}", "--mode", "open-loop",
                           "--rate", str(rate), "--duration-seconds", str(args.seconds), "--users", "10000",
                           "--run-id", f"{run_prefix}-open", "--clients", "256"], capture_output=True, text=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])

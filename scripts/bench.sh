@@ -13,7 +13,7 @@ scripts/install-deps.sh wrk:wrk python3:python3 curl:curl
 swift build -c release --product payment-api >/dev/null 2>&1 || swift build -c release --product payment-api
 swift build -c release --product payment-simulator >/dev/null 2>&1 || swift build -c release --product payment-simulator
 bin=$(swift build -c release --show-bin-path)
-PAYMENT_API_BIN=$bin/payment-api
+stage_binaries "$bin"
 # wrk at 512 connections, plus the server's side of them.
 ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 
@@ -31,6 +31,6 @@ wait_ready "$api_port"; wait_ready "$reject_port"
 
 mkdir -p bench/results docs/images
 python3 scripts/bench.py --api-port "$api_port" --api-pid "$api_pid" --reject-port "$reject_port" --reject-pid "$reject_pid" \
-    --redis-port "$redis_port" --simulator "$bin/payment-simulator" \
+    --redis-port "$redis_port" --simulator "${POD_EXEC[*]} $SIMULATOR_BIN" \
     --seconds "${BENCH_SECONDS:-10}" --warmup "${BENCH_WARMUP:-2}" \
     --out-json "bench/results/$(date -u +%Y-%m-%d).json" --out-svg docs/images/bench-sweep.svg --doc docs/performance.md

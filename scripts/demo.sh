@@ -10,7 +10,7 @@ source scripts/lib.sh
 trap 'exit 130' INT TERM
 
 bin=$(swift build -c release --show-bin-path)
-PAYMENT_API_BIN=$bin/payment-api
+stage_binaries "$bin"
 if [ -z "${REDIS_URL:-}" ]; then
     redis_port=$(free_port)
     start_redis "$redis_port"
@@ -23,7 +23,7 @@ wait_ready "$port"
 echo "demo: payment-api on http://127.0.0.1:$port (30% simulated processor failures, 10 requests/s per user)"
 
 status=0
-"$bin/payment-simulator" --target "http://127.0.0.1:$port" --clients 50 --payments 2000 --users 200 \
+as_pod "$SIMULATOR_BIN" --target "http://127.0.0.1:$port" --clients 50 --payments 2000 --users 200 \
     --duplicates 3 --run-id "demo-$(date +%s)" "$@" || status=$?
 echo "demo: simulator exit code $status (0: exactly once)"
 exit "$status"

@@ -54,8 +54,8 @@ sim=$!
 sleep 2
 kill -KILL "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true
 sleep 2
-returned=$(ms)
 start_redis "$redis_port" "${durable[@]}"
+returned=$(ms)  # once Redis answers PING: what the server can be asked to notice
 wait "$probe"; wait "$sim"
 probe_result=$(python3 scripts/probe-pay.py summary "$LIB_WORKDIR/kill-probe.csv" "$returned")
 echo "      simulator: $(summary s2)"
@@ -100,8 +100,10 @@ echo "      simulator: $(summary s3)"
 echo "      probe: $probe_result"
 echo "      burst of 100 during the hang: $(sort "$LIB_WORKDIR/burst.codes" | uniq -c | awk '{printf "%s×%s ", $1, $2}'); shed by the in-flight cap: $shed"
 echo "      server RSS: $rss_before KiB before, $rss_paused KiB during the hang"
-check "every probe answer within REDIS_TIMEOUT_MS + 200 ms" true "$(echo "$probe_result" | jq '.max_latency_ms <= 700')"
-check "every simulator answer within REDIS_TIMEOUT_MS + 200 ms" true "$(jq '.latency_ms.max <= 700' "$LIB_WORKDIR/s3.json")"
+# A payment makes two Redis round trips (begin, complete), each bounded by REDIS_TIMEOUT_MS:
+# one that began just before the hang can wait out both. Far below the 5 s hang either way.
+check "every probe answer within 2 × REDIS_TIMEOUT_MS + 200 ms" true "$(echo "$probe_result" | jq '.max_latency_ms <= 1200')"
+check "every simulator answer within 2 × REDIS_TIMEOUT_MS + 200 ms" true "$(jq '.latency_ms.max <= 1200' "$LIB_WORKDIR/s3.json")"
 check "the in-flight cap shed part of the burst with 503" true "$([ "$shed" -gt 0 ] && echo true || echo false)"
 check "memory bounded during the hang (RSS grew < 64 MiB)" true "$([ $((rss_paused - rss_before)) -lt 65536 ] && echo true || echo false)"
 check "simulator across the hang: exit 0" 0 "$(cat "$LIB_WORKDIR/s3.status")"
@@ -110,12 +112,15 @@ kill -TERM "$API_PID"; wait "$API_PID" || true
 
 echo "== 4. payment-api SIGKILLed mid-request"
 api=$(free_port)
-start_api "$api" "${common[@]}" PAYMENT_FAILURE_RATE=0 PAYMENT_LATENCY_MS=1500 LOCK_LEASE_MS=1000
+# A lease of 5 s and 10 s of work: the restarted process is ready long before the dead
+# request's lease ends, however slowly it starts, so the immediate retry must see 409.
+start_api "$api" "${common[@]}" PAYMENT_FAILURE_RATE=0 PAYMENT_LATENCY_MS=10000 LOCK_LEASE_MS=5000
 wait_ready "$api"
 body='{"user_id":"killed-mid-request","amount":7.50,"idempotency_key":"k1"}'
 ( pay "$api" "$body" >"$LIB_WORKDIR/killed.txt" 2>&1 || true ) &
 client=$!
-sleep 0.5
+# Killed only once the request holds its key (it is then in the charge).
+for _ in $(seq 1 100); do [ "$(redis-cli -p "$redis_port" exists 'pay:{killed-mid-request}:idem:k1')" = 1 ] && break; sleep 0.05; done
 kill -KILL "$API_PID"; wait "$API_PID" 2>/dev/null || true
 killed=$(ms)
 wait "$client" || true
@@ -124,12 +129,12 @@ wait_ready "$api"
 early=$(pay "$api" "$body" | cut -d' ' -f1)
 echo "      retry at once after the kill: $early"
 retried=""
-for _ in $(seq 1 60); do
+for _ in $(seq 1 150); do
     retried=$(pay "$api" "$body" | cut -d' ' -f1)
     [ "$retried" = 200 ] && break
     sleep 0.1
 done
-echo "      the retry was charged $(( $(ms) - killed )) ms after the kill (lease 1000 ms)"
+echo "      the retry was charged $(( $(ms) - killed )) ms after the kill (lease 5000 ms)"
 check "an immediate retry finds the key in flight (409) until the dead request's lease ends" 409 "$early"
 check "the retry after the lease is charged" 200 "$retried"
 check "charged exactly once" 1 "$(redis-cli -p "$redis_port" hget 'pay:{killed-mid-request}:ledger' count)"
@@ -153,9 +158,11 @@ check "exactly once with a replica SIGKILLed" "$EXACT" "$(verification s4)"
 
 echo "== 5. processing slower than the lease"
 api=$(free_port)
-start_api "$api" "${common[@]}" PAYMENT_FAILURE_RATE=0 PAYMENT_LATENCY_MS=1500 LOCK_LEASE_MS=500
+# The watchdog extends every lease / 3: a 1 s lease leaves 0.67 s of slack for an
+# extension to land on a busy machine (0.5 s left 0.33 s).
+start_api "$api" "${common[@]}" PAYMENT_FAILURE_RATE=0 PAYMENT_LATENCY_MS=2500 LOCK_LEASE_MS=1000
 wait_ready "$api"
-check "simulator, 1.5 s of work under a 0.5 s lease (the watchdog extends): exit 0" 0 \
+check "simulator, 2.5 s of work under a 1 s lease (the watchdog extends): exit 0" 0 \
     "$(simulate s5 "$api" -- "${retries[@]}" --clients 10 --payments 30 --users 10 --duplicates 2)"
 check "exactly once with the watchdog" "$EXACT" "$(verification s5)"
 check "no work lost its lease" 0 "$(curl -s "http://127.0.0.1:$api/metrics" | awk '/payment_requests_total\{outcome="lease_lost"\}/ {print $2}')"

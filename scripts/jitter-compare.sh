@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 bin=${BIN_PATH:-$(swift build -c release --show-bin-path)}
-PAYMENT_API_BIN=$bin/payment-api
+stage_binaries "$bin"
 redis_port=$(free_port)
 start_redis "$redis_port"
 port=$(free_port)
@@ -20,10 +20,12 @@ out=${OUT_DIR:-$LIB_WORKDIR}
 mkdir -p "$out"
 for jitter in none full equal decorrelated; do
     sleep 1  # let the bucket fill again between runs
-    "$bin/payment-simulator" --target "http://127.0.0.1:$port" --clients 400 --payments 400 --users 400 \
+    as_pod "$SIMULATOR_BIN" --target "http://127.0.0.1:$port" --clients 400 --payments 400 --users 400 \
         --duplicates 1 --jitter "$jitter" --no-honour-retry-after --no-retry-budget --base-delay-ms 20 \
         --max-delay-ms 2000 --max-attempts 30 --seed 11 --run-id "herd-$jitter-$RANDOM" \
-        --report-file "$out/jitter-$jitter.json" --timeline-csv "$out/jitter-$jitter.csv" >/dev/null 2>&1 \
+        --report-file "$LIB_WORKDIR/jitter-$jitter.json" --timeline-csv "$LIB_WORKDIR/jitter-$jitter.csv" >/dev/null 2>&1 \
         || echo "jitter $jitter: simulator exited $?" >&2
+    # Written by the pod user in the run's folder, then copied where the caller asked.
+    [ "$out" = "$LIB_WORKDIR" ] || cp "$LIB_WORKDIR/jitter-$jitter.json" "$LIB_WORKDIR/jitter-$jitter.csv" "$out/"
 done
 python3 scripts/plot-timelines.py "$out" docs/images/jitter-timelines.svg

@@ -6,6 +6,45 @@
 LIB_WORKDIR=$(mktemp -d /tmp/payment-api-run-XXXXXX)
 LIB_PIDS=()
 
+# What we ship runs here the way the chart's pods run it: numeric user and group 10001,
+# every capability dropped, no new privileges (values.yaml podSecurityContext and
+# securityContext). Root on the host holds capabilities no pod has: a Redis connect that
+# set SO_DEBUG (CAP_NET_ADMIN) passed every test as root and failed in every pod.
+POD_UID=10001
+POD_GID=10001
+if [ "$(id -u)" -eq 0 ]; then
+    # The pod user writes its own files here (simulator reports); root still writes anywhere.
+    chown "$POD_UID:$POD_GID" "$LIB_WORKDIR"
+fi
+chmod 755 "$LIB_WORKDIR"
+
+# as_pod COMMAND...: runs COMMAND as the pod user without capabilities; POD_EXEC is that
+# prefix, for a tool that starts the command itself. A caller that is not root already
+# has no capabilities and no other user to become, so it runs as itself.
+POD_EXEC=()
+if [ "$(id -u)" -eq 0 ]; then
+    POD_EXEC=(setpriv --reuid "$POD_UID" --regid "$POD_GID" --clear-groups --inh-caps=-all --bounding-set=-all --nnp)
+fi
+as_pod() {
+    "${POD_EXEC[@]}" "$@"
+}
+
+# stage_binaries BIN_DIR: copies payment-api, payment-simulator and the server's resource
+# bundle from BIN_DIR into the run's directory, where the pod user can reach them (a clone
+# under /root cannot be entered by it), and points PAYMENT_API_BIN and SIMULATOR_BIN there.
+stage_binaries() {
+    local from=$1 to=$LIB_WORKDIR/bin
+    mkdir -p "$to"
+    local item
+    for item in payment-api payment-simulator payment-api_PaymentAPI.resources; do
+        # A script that builds only the server stages only the server.
+        [ -e "$from/$item" ] && cp -R "$from/$item" "$to/"
+    done
+    chmod -R a+rX "$to"
+    PAYMENT_API_BIN=$to/payment-api
+    SIMULATOR_BIN=$to/payment-simulator
+}
+
 lib_cleanup() {
     for pid in "${LIB_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
     for pid in "${LIB_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -13,15 +52,14 @@ lib_cleanup() {
 }
 trap lib_cleanup EXIT
 
-# use_debug_binaries: sets PAYMENT_API_BIN and SIMULATOR_BIN from BIN_PATH or the debug
-# build folder, building what is missing.
+# use_debug_binaries: stages the binaries from BIN_PATH or the debug build folder
+# (stage_binaries), building what is missing.
 use_debug_binaries() {
     local bin=${BIN_PATH:-$(swift build --show-bin-path)}
-    PAYMENT_API_BIN=$bin/payment-api
-    SIMULATOR_BIN=$bin/payment-simulator
-    for binary in "$PAYMENT_API_BIN" "$SIMULATOR_BIN"; do
-        [ -x "$binary" ] || swift build --product "$(basename "$binary")" >/dev/null
+    for product in payment-api payment-simulator; do
+        [ -x "$bin/$product" ] || swift build --product "$product" >/dev/null
     done
+    stage_binaries "$bin"
 }
 
 free_port() {
@@ -52,7 +90,9 @@ start_redis() {
 start_api() {
     local port=$1
     shift
-    env HTTP_HOST=127.0.0.1 HTTP_PORT="$port" "$@" "$PAYMENT_API_BIN" >"$LIB_WORKDIR/api-$port.log" 2>&1 &
+    # The prefix itself, not as_pod: a function in the background is a subshell, and $!
+    # would be its pid instead of the server's. setpriv and env exec, so $! is the server.
+    "${POD_EXEC[@]}" env HTTP_HOST=127.0.0.1 HTTP_PORT="$port" "$@" "$PAYMENT_API_BIN" >"$LIB_WORKDIR/api-$port.log" 2>&1 &
     API_PID=$!
     LIB_PIDS+=("$API_PID")
 }
@@ -64,8 +104,8 @@ wait_ready() {
         [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] && return 0
         sleep 0.05
     done
-    echo "payment-api on port $port did not become ready; its log:" >&2
-    tail -n 20 "$LIB_WORKDIR/api-$port.log" >&2
+    echo "payment-api on port $port did not become ready: /readyz says $(curl -s "http://127.0.0.1:$port/readyz"); its log:" >&2
+    grep -v '"path":"/readyz"' "$LIB_WORKDIR/api-$port.log" | tail -n 20 >&2
     return 1
 }
 
@@ -79,7 +119,7 @@ simulate() {
     while [ "$1" != "--" ]; do targets+=(--target "http://127.0.0.1:$1"); shift; done
     shift
     local status=0
-    "$SIMULATOR_BIN" "${targets[@]}" --run-id "$name-$RANDOM" --report-file "$LIB_WORKDIR/$name.json" \
+    as_pod "$SIMULATOR_BIN" "${targets[@]}" --run-id "$name-$RANDOM" --report-file "$LIB_WORKDIR/$name.json" \
         "$@" >"$LIB_WORKDIR/$name.txt" 2>"$LIB_WORKDIR/$name.err" || status=$?
     echo "$status"
 }
@@ -100,6 +140,20 @@ pay() {
     curl -s -o "$LIB_WORKDIR/response" -w '%{http_code}' "${args[@]}" \
         -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port/pay"
     printf ' %s\n' "$(cat "$LIB_WORKDIR/response")"
+}
+
+# pay_until_ok PORT BODY [HEADER ...]: POST /pay with the same body, and so the same
+# idempotency key, until it answers 200, at most 50 times 0.1 s apart; prints the last
+# "STATUS BODY". For a server whose simulated processor fails at random: one probe would
+# fail by chance, a client's retry with its key must succeed and still charge once.
+pay_until_ok() {
+    local answer
+    for _ in $(seq 1 50); do
+        answer=$(pay "$@")
+        [ "${answer%% *}" = 200 ] && break
+        sleep 0.1
+    done
+    printf '%s\n' "$answer"
 }
 
 # check DESCRIPTION EXPECTED ACTUAL: one assertion of an end-to-end script; the script

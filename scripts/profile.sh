@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 scripts/install-deps.sh wrk:wrk perf:linux-perf
 swift build -c release --product payment-api >/dev/null 2>&1 || swift build -c release --product payment-api
-PAYMENT_API_BIN=$(swift build -c release --show-bin-path)/payment-api
+stage_binaries "$(swift build -c release --show-bin-path)"
 redis_port=$(free_port)
 start_redis "$redis_port"
 port=$(free_port)

@@ -25,7 +25,7 @@ wait_ready "$port_a"; wait_ready "$port_b"
 echo "== simulator: two replicas, duplicate factor 5, authenticated"
 report="$LIB_WORKDIR/report.json"
 status=0
-"$SIMULATOR_BIN" --target "http://127.0.0.1:$port_a" --target "http://127.0.0.1:$port_b" \
+as_pod "$SIMULATOR_BIN" --target "http://127.0.0.1:$port_a" --target "http://127.0.0.1:$port_b" \
     --clients 30 --payments 150 --users 30 --duplicates 5 --base-delay-ms 10 --max-delay-ms 500 \
     --max-attempts 12 --seed 7 --run-id "e2e-$RANDOM" --report-file "$report" --api-key sim.sim-secret \
     >"$LIB_WORKDIR/report.txt" 2>"$LIB_WORKDIR/progress.txt" || status=$?
@@ -41,7 +41,7 @@ check "every payment of the plan was sent" 150 "$(jq .payments_total "$report")"
 
 echo "== simulator without credentials: every payment refused with 401"
 status=0
-"$SIMULATOR_BIN" --target "http://127.0.0.1:$port_a" --clients 2 --payments 3 --users 1 --run-id noauth --no-verify \
+as_pod "$SIMULATOR_BIN" --target "http://127.0.0.1:$port_a" --clients 2 --payments 3 --users 1 --run-id noauth --no-verify \
     --report json >"$LIB_WORKDIR/noauth.json" 2>/dev/null || status=$?
 check "simulator exits 2: no payment confirmed" 2 "$status"
 check "the server answered 401 and nothing was retried" '{"401":3}' "$(jq -c .status_counts "$LIB_WORKDIR/noauth.json")"
@@ -52,7 +52,7 @@ python3 scripts/fake-broken-ledger.py "$fake_port" &
 LIB_PIDS+=($!)
 for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$fake_port/readyz" >/dev/null && break; sleep 0.05; done
 status=0
-"$SIMULATOR_BIN" --target "http://127.0.0.1:$fake_port" --clients 4 --payments 20 --users 3 --run-id broken \
+as_pod "$SIMULATOR_BIN" --target "http://127.0.0.1:$fake_port" --clients 4 --payments 20 --users 3 --run-id broken \
     >"$LIB_WORKDIR/broken.txt" 2>/dev/null || status=$?
 sed 's/^/      /' "$LIB_WORKDIR/broken.txt" | tail -6
 check "simulator exits 1 on a broken ledger" 1 "$status"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-PAYMENT_API_BIN=${PAYMENT_API_BIN:-$(swift build --show-bin-path)/payment-api}
+use_debug_binaries
 redis_port=$(free_port)
 start_redis "$redis_port"
 port=$(free_port)

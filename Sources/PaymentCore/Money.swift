@@ -13,7 +13,9 @@ public enum Money {
             negative = true
             utf8 = utf8.dropFirst()
         }
-        // Split into integer digits, fraction digits and a decimal exponent.
+        // Split into integer digits, fraction digits and a decimal exponent. The two counts
+        // grow by one per byte of the text, so they cannot overflow; every step on the
+        // exponent below is overflow-checked (an unchecked one trapped and killed the server).
         var digits: [UInt8] = []
         var fractionDigits = 0
         var exponent = 0
@@ -45,25 +47,28 @@ public enum Money {
         // value = significant × 10^(exponent − fractionDigits); minor = value × 10^minorDigits.
         // Trailing zeros are removed first, so 1.50 and 1.5e0 read as 15 × 10^-1.
         var mantissa = Array(significant)
-        var scale = exponent - fractionDigits + currency.minorUnitDigits
+        // A sum can only overflow towards the side it moves to: below Int.min no count of
+        // trailing zeros brings the scale back to 0, above Int.max nothing is small enough.
+        var scale = try checked(exponent.subtractingReportingOverflow(fractionDigits), else: tooPrecise(currency))
+        scale = try checked(scale.addingReportingOverflow(currency.minorUnitDigits), else: tooLarge(currency))
         while mantissa.count > 1, mantissa.last == 0 {
             mantissa.removeLast()
-            scale += 1
+            scale = try checked(scale.addingReportingOverflow(1), else: tooLarge(currency))
         }
-        guard scale >= 0 else {
-            throw .invalidAmount("has more than \(currency.minorUnitDigits) decimal places for \(currency.code)")
-        }
+        guard scale >= 0 else { throw tooPrecise(currency) }
+        // The largest valid amount has `maximumDigits` digits in minor units; an integer with
+        // more cannot be valid, and refusing it here keeps the sums below within Int64.
+        // Written as a difference, so that a huge scale cannot overflow the comparison.
         let maximumMinor = maximumMajorUnits * power(of10: currency.minorUnitDigits)
-        // More than 19 digits cannot be a valid amount (and would overflow Int64).
-        guard mantissa.count + scale <= 19 else { throw tooLarge(currency) }
+        let maximumDigits = String(maximumMinor).count
+        guard scale <= maximumDigits, mantissa.count <= maximumDigits - scale else { throw tooLarge(currency) }
         var minor: Int64 = 0
         for digit in mantissa {
-            minor = minor * 10 + Int64(digit)
+            minor = try checked(minor.multipliedReportingOverflow(by: 10), else: tooLarge(currency))
+            minor = try checked(minor.addingReportingOverflow(Int64(digit)), else: tooLarge(currency))
         }
         for _ in 0..<scale {
-            let (shifted, overflow) = minor.multipliedReportingOverflow(by: 10)
-            guard !overflow else { throw tooLarge(currency) }
-            minor = shifted
+            minor = try checked(minor.multipliedReportingOverflow(by: 10), else: tooLarge(currency))
         }
         guard minor <= maximumMinor else { throw tooLarge(currency) }
         return minor
@@ -84,12 +89,26 @@ public enum Money {
         guard !unsigned.isEmpty, unsigned.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             throw .invalidAmount("must be a JSON number")
         }
-        // Too large for Int: far beyond any valid amount (or precision) either way.
-        return text.hasPrefix("-") ? -1_000_000 : 1_000_000
+        // Beyond Int either way: the extreme stands for it, and the checked sums refuse it
+        // with the message of its side (no digit count can bring such a scale back).
+        return text.hasPrefix("-") ? Int.min : Int.max
+    }
+
+    /// The value of an overflow-reporting operation, or `error` when it overflowed.
+    private static func checked<Value>(
+        _ result: (partialValue: Value, overflow: Bool),
+        else error: @autoclosure () -> PaymentRequestError
+    ) throws(PaymentRequestError) -> Value {
+        guard !result.overflow else { throw error() }
+        return result.partialValue
     }
 
     private static func tooLarge(_ currency: Currency) -> PaymentRequestError {
         .invalidAmount("must be at most \(format(minorUnits: maximumMajorUnits * power(of10: currency.minorUnitDigits), currency: currency)) \(currency.code)")
+    }
+
+    private static func tooPrecise(_ currency: Currency) -> PaymentRequestError {
+        .invalidAmount("has more than \(currency.minorUnitDigits) decimal places for \(currency.code)")
     }
 
     private static func power(of10 exponent: Int) -> Int64 {

@@ -124,9 +124,11 @@ final class RedisConnectionSlot: Sendable {
         state.value.phase = .connecting
         let deadline = eventLoop.now + settings.timeout
         let settings = self.settings
+        // No socket options of our own: ClientBootstrap already sets TCP_NODELAY at
+        // IPPROTO_TCP. `.socketOption(.tcp_nodelay)` meant SOL_SOCKET option 1, SO_DEBUG,
+        // which needs CAP_NET_ADMIN: every connect failed in a pod without capabilities.
         ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.timeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = settings.tls {

@@ -52,6 +52,11 @@ struct HostileInputTests {
         .json("amount negative", #"{\#(user),"amount":-5,\#(key)}"#, type: "invalid-amount"),
         .json("amount -0", #"{\#(user),"amount":-0,\#(key)}"#, type: "invalid-amount"),
         .json("amount 1e309", #"{\#(user),"amount":1e309,\#(key)}"#, type: "invalid-amount"),
+        // Each of these trapped on integer overflow and killed the process (issue 12).
+        .json("amount of 19 nines in JPY", #"{\#(user),"amount":9999999999999999999,"currency":"JPY",\#(key)}"#, type: "invalid-amount"),
+        .json("amount of 19 digits with decimals", #"{\#(user),"amount":99999999999999999.99,\#(key)}"#, type: "invalid-amount"),
+        .json("amount with the largest exponent", #"{\#(user),"amount":1e9223372036854775807,\#(key)}"#, type: "invalid-amount"),
+        .json("amount with the smallest exponent", #"{\#(user),"amount":1.5e-9223372036854775808,\#(key)}"#, type: "invalid-amount"),
         .json("amount 3 decimals", #"{\#(user),"amount":1.005,\#(key)}"#, type: "invalid-amount"),
         .json("amount above the maximum", #"{\#(user),"amount":1000000.01,\#(key)}"#, type: "invalid-amount"),
         .json("unknown currency", #"{\#(user),"amount":1,"currency":"XYZ",\#(key)}"#, type: "unknown-currency"),

@@ -79,9 +79,13 @@ struct StatusTableTests {
 
     @Test func sameKeyStillInFlightIs409WithRetryAfter() async throws {
         try await withApp({ $0.paymentLatency = .milliseconds(3_000) }) { client in
-            let body = payBody(user: uniqueUser("inflight"))
+            let user = uniqueUser("inflight")
+            let body = payBody(user: user)
             async let first = client.pay(body)
-            try await Task.sleep(for: .milliseconds(400))
+            // The second request is sent once the first holds the key, not after a guess.
+            try await withSuiteRedis { redis in
+                try await waitUntil { try await redis.send("EXISTS", .string("pay:{\(user)}:idem:key-1")) == .integer(1) }
+            }
             let second = try await client.pay(body)
             expectProblem(second, .conflict, type: "in-flight")
             #expect(second.headers[.retryAfter] == "1")
@@ -146,7 +150,11 @@ struct StatusTableTests {
             $0.paymentLatency = .milliseconds(3_000)
         }) { client in
             async let first = client.pay(payBody(user: uniqueUser("cap1")))
-            try await Task.sleep(for: .milliseconds(400))
+            // /metrics is exempt from the cap: it shows when the first request holds the slot.
+            try await waitUntil {
+                let metrics = try await client.executeRequest(uri: "/metrics", method: .get, headers: [:], body: nil)
+                return metrics.text.contains("http_inflight_requests 1")
+            }
             let shed = try await client.pay(payBody(user: uniqueUser("cap2")))
             expectProblem(shed, .serviceUnavailable, type: "unavailable", detailContains: "requests in flight")
             #expect(shed.headers[.retryAfter] == "1")

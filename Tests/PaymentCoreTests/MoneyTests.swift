@@ -40,6 +40,39 @@ struct MoneyTests {
         #expect(error?.description == message)
     }
 
+    /// Amounts whose digits or exponent overflow 64-bit arithmetic: each trapped (SIGILL)
+    /// in an unchecked step and killed the server on one unauthenticated request. Every
+    /// one must be refused with `invalid-amount`, for currencies with 0, 2 and 3 minor digits.
+    @Test(arguments: [
+        "9999999999999999999", "9223372036854775807", "9223372036854775808", "18446744073709551616",
+        "99999999999999999.99", "999999999999999999.9", "9999999999999999999.0", "9999999999999999999e0",
+        "1e9223372036854775807", "1e9223372036854775806", "9e9223372036854775807", "1.5e9223372036854775807",
+        "1e-9223372036854775808", "1.5e-9223372036854775808", "1.5e-9223372036854775807", "10e-9223372036854775808",
+        "1e+9223372036854775807", "1e18", "1e19", "1e20",
+        "100000000000000000000000000000000000000e-30",
+        "1\(String(repeating: "0", count: 5_000))", "1\(String(repeating: "0", count: 5_000))e-4990",
+        "0.\(String(repeating: "0", count: 5_000))1e5010",
+    ])
+    func overflowingAmountsAreRefusedNotTrapped(text: String) throws {
+        for code in ["JPY", "USD", "KWD"] {
+            let currency = try #require(Currency(code: code))
+            #expect(throws: PaymentRequestError.self, "\(text) in \(code)") {
+                try Money.minorUnits(fromJSONNumber: text, currency: currency)
+            }
+        }
+    }
+
+    /// Values that are large in their digits or exponent but within bounds once shifted.
+    @Test func largeNotationWithinBoundsIsExact() throws {
+        let jpy = try #require(Currency(code: "JPY"))
+        #expect(try Money.minorUnits(fromJSONNumber: "1000000000000000000000000e-18", currency: jpy) == 1_000_000)
+        #expect(try Money.minorUnits(fromJSONNumber: "0.\(String(repeating: "0", count: 5_000))1e5001", currency: jpy) == 1)
+        #expect(try Money.minorUnits(fromJSONNumber: "0.0000000000000000001e19", currency: jpy) == 1)
+        #expect(try Money.minorUnits(fromJSONNumber: "10000000000000000000e-19", currency: jpy) == 1)
+        #expect(try Money.minorUnits(fromJSONNumber: "999999.99", currency: usd) == 99_999_999)
+        #expect(try Money.minorUnits(fromJSONNumber: "1\(String(repeating: "0", count: 4_000))e-3994", currency: usd) == 100_000_000)
+    }
+
     @Test func currencyExponentDecides() throws {
         let jpy = try #require(Currency(code: "JPY"))
         let kwd = try #require(Currency(code: "KWD"))

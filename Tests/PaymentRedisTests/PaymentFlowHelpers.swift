@@ -32,13 +32,3 @@ func request(user: String, key: String = "key-1", amount: String = "10.00", curr
 func uniqueUser(_ name: String) -> String {
     "\(name)-\(UInt32.random(in: 0...UInt32.max))"
 }
-
-/// Polls `condition` every 10 ms for up to `timeout`; fails the test if it never holds.
-func waitUntil(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    Issue.record("condition did not hold within \(timeout)")
-}

@@ -4,8 +4,10 @@ import PaymentRedis
 import RedisClient
 import RedisTestSupport
 
-/// Starts `count` independent redis-server processes, one Redis client for each (200 ms
+/// Starts `count` independent redis-server processes, one Redis client for each (1 s
 /// per-node timeout, quick reconnects), and a Redlock over them; stops all afterwards.
+/// A killed node refuses connections at once, so the timeout only bounds a live node that
+/// is slow in the parallel test run, where 200 ms was sometimes too little.
 func withLockNodes(_ count: Int = 3, _ body: ([RedisServer], Redlock) async throws -> Void) async throws {
     var servers: [RedisServer] = []
     defer { servers.forEach { $0.stop() } }
@@ -14,7 +16,7 @@ func withLockNodes(_ count: Int = 3, _ body: ([RedisServer], Redlock) async thro
         let server = try await RedisServer.start()
         servers.append(server)
         var configuration = try RedisClientConfiguration(url: server.url)
-        configuration.commandTimeout = .milliseconds(200)
+        configuration.commandTimeout = .seconds(1)
         configuration.reconnectMaxDelay = .milliseconds(100)
         clients.append(try RedisClient(configuration: configuration, logger: quietLogger()))
     }

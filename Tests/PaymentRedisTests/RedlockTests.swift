@@ -20,12 +20,19 @@ struct RedlockTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<16 {
                     group.addTask {
-                        for _ in 0..<25 {
+                        // 25 attempts each, and more until this task held the lock once
+                        // (bounded): how many of 25 win is up to the scheduler, not a property.
+                        var attempts = 0
+                        var held = false
+                        let deadline = ContinuousClock.now + .seconds(20)
+                        while attempts < 25 || (!held && ContinuousClock.now < deadline) {
+                            attempts += 1
                             let me = owner()
                             guard case .acquired = await redlock.acquire("race", owner: me, ttl: .seconds(5)) else {
                                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...5)))
                                 continue
                             }
+                            held = true
                             counter.enter()
                             try await Task.sleep(for: .milliseconds(2))
                             counter.leave()
@@ -59,8 +66,10 @@ struct RedlockTests {
 
     @Test func aLockThatIsNotExtendedLapsesAtItsTTL() async throws {
         try await withLockNodes { _, redlock async throws in
-            #expect(await redlock.acquire("lapse", owner: "a", ttl: .milliseconds(150)).isAcquired)
-            try await Task.sleep(for: .milliseconds(300))
+            // A TTL of 1 s: acquiring must take less than its validity, which a TTL of
+            // 150 ms left to a busy machine's luck.
+            #expect(await redlock.acquire("lapse", owner: "a", ttl: .seconds(1)).isAcquired)
+            try await Task.sleep(for: .milliseconds(1_300))
             #expect(await redlock.acquire("lapse", owner: "b", ttl: .seconds(3)).isAcquired)
             #expect(await redlock.extend("lapse", owner: "a", ttl: .seconds(3)) == nil)
         }

@@ -18,7 +18,8 @@ struct RedisPausedServerTests {
 
             #expect(error?.kind == .timeout)
             #expect(elapsed >= .milliseconds(500), "failed before the deadline: \(elapsed)")
-            #expect(elapsed < .milliseconds(600), "deadline 500 ms, failed after \(elapsed)")
+            // Bounded, not hung; the slack is for two cores shared with the other timing suites.
+            #expect(elapsed < .milliseconds(1_500), "deadline 500 ms, failed after \(elapsed)")
             // The very next command succeeds (on a new connection).
             #expect(try await client.send("ECHO", "back").string == "back")
         }
