@@ -8,7 +8,7 @@ SWIFT ?= swift
 # they measure.
 TIMING_SUITES := RedisPausedServerTests|RedisRestartedServerTests|WatchdogTests|RateLimitTests|RateLimitedHTTPTests
 
-.PHONY: deps build demo tour test e2e faults jitter bench bench-redis clean
+.PHONY: deps build demo tour test e2e faults jitter bench bench-redis clean prometheus-e2e container-e2e
 
 deps:
 	@scripts/install-deps.sh curl:curl jq:jq bc:bc python3:python3 nginx:nginx openssl:openssl
@@ -30,7 +30,9 @@ test: deps
 	@scripts/faults-e2e.sh
 	@scripts/hostile-e2e.sh
 	@scripts/openapi-check.sh
+	@scripts/prometheus-e2e.sh
 	@scripts/k8s-check.sh
+	@scripts/container-e2e.sh
 
 demo: deps
 	$(SWIFT) build -c release --product payment-api
@@ -75,3 +77,16 @@ clean:
 .PHONY: k8s-check
 k8s-check:
 	@scripts/k8s-check.sh
+
+# A real Prometheus (Debian's) scraping two payment-api run as the pod user: every
+# documented metric, every dashboard query with data, the chart's alerts pending.
+prometheus-e2e: deps
+	$(SWIFT) build --product payment-api
+	$(SWIFT) build --product payment-simulator
+	scripts/prometheus-e2e.sh
+
+# The image built from the Dockerfile on local base images (Docker engine in a network
+# namespace of its own) and run as the chart runs it; the base images and the engine's
+# data are cached under /var/cache/payment-api-lab, outside the clone.
+container-e2e:
+	scripts/container-e2e.sh

