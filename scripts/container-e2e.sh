@@ -152,6 +152,12 @@ simulator:
   target: http://127.0.0.1:$port_a,http://127.0.0.1:$port_b
   # Its report on stdout (the Job's log) as JSON, read by \`verification\` below.
   report: json
+  # The replicas keep the chart's 30% simulated processor failures; with the default 8
+  # attempts per copy and the retry budget, a payment can stay unconfirmed by chance
+  # (exit 2). A test must not depend on luck: here every payment is retried until it
+  # goes through (40 attempts per copy: a 0.3^40 chance left).
+  maxAttempts: 40
+  retryBudget: false
 EOF
 "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$W/lab-values.yaml" >"$W/rendered.yaml" 2>"$W/helm.err" ||
     { cat "$W/helm.err" >&2; die "helm template failed"; }

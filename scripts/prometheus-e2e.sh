@@ -70,7 +70,7 @@ eventually "the chart's 8 alerts loaded, every one evaluated with health ok" "8 
 echo "== traffic: simulator over both replicas, duplicate factor 4"
 started=$SECONDS
 status=$(simulate traffic "$port_a" "$port_b" -- --clients 20 --payments 200 --users 20 --duplicates 4 \
-    --base-delay-ms 10 --max-delay-ms 300 --max-attempts 12 --seed 12)
+    --base-delay-ms 10 --max-delay-ms 300 --max-attempts 30 --no-retry-budget --seed 12)
 sed 's/^/      /' "$LIB_WORKDIR/traffic.txt"
 echo "      $((SECONDS - started)) s of traffic"
 check "simulator exits 0" 0 "$status"
