@@ -29,6 +29,20 @@ else
     echo "install-deps: need root or sudo to apt-get install ${missing[*]}" >&2
     exit 1
 fi
-"${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# No service may start from a package's scripts (policy-rc.d): Debian's prometheus or
+# dockerd would run on the host's network, listening beyond loopback. Our scripts start
+# what they need themselves, on loopback or in a namespace of their own.
+policy_added=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null &&
+        "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d && policy_added=yes
+fi
+status=0
+{ "${sudo[@]}" apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || status=$?
+[ -z "$policy_added" ] || "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
+if [ "$status" -ne 0 ]; then
+    echo "install-deps: apt-get install ${missing[*]} failed ($status)" >&2
+    exit "$status"
+fi
 echo "install-deps: done"

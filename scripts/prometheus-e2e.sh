@@ -64,7 +64,6 @@ chart_rules "$LIB_WORKDIR/prometheus/payment-api.rules.yaml" || { echo "promethe
 PROM_RULE_FILES=$LIB_WORKDIR/prometheus/payment-api.rules.yaml
 start_prometheus "$LIB_WORKDIR/prometheus" "127.0.0.1:$port_a" "127.0.0.1:$port_b"
 echo "      $("$PROM_BIN" --version 2>&1 | head -n 1) on $PROM_URL, pid $PROM_PID"
-check "Prometheus is ready" 200 "$(prom_exec curl -s -o /dev/null -w '%{http_code}' "$PROM_URL/-/ready")"
 eventually "the chart's 8 alerts loaded, every one evaluated with health ok" "8 ok" 10 rules_health
 
 echo "== traffic: simulator over both replicas, duplicate factor 4"
@@ -78,7 +77,7 @@ check "verification: exactly once, nothing lost or doubled" "true lost 0 doubled
 report=$LIB_WORKDIR/traffic.json
 check "a retry followed a 500" true "$(jq '(.retry_causes["500"] // 0) > 0' "$report")"
 check "a 409 (lock conflict) was answered" true "$(jq '(.status_counts["409"] // 0) > 0' "$report")"
-check "a 429 was answered" true "$(jq '(.status_counts["429"] // 0) > 0' "$report")"
+# (429s depend on how fast the clients go: the burst below makes them for sure.)
 check "a replay was answered" true "$(jq '.replays > 0' "$report")"
 
 echo "== a burst of 40 new payments for one user (a bucket of 6, 20 tokens/s): 429s"

@@ -203,7 +203,7 @@ lab_image_size() {
 # on the lab's data root: the legacy builder's cache of the Swift build stage is a
 # dangling image, and pruning it means a 10-minute compile on the next run.)
 lab_base_images() {
-    lab_install_packages debootstrap || return 1
+    scripts/install-deps.sh debootstrap:debootstrap || return 1
     lab_runtime_image || return 1
     lab_build_image || return 1
 }

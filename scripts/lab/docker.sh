@@ -25,33 +25,8 @@ LAB_LOCK_FD=""
 
 lab_log() { echo "lab-docker: $*" >&2; }
 
-# lab_install_packages PACKAGE...: apt-get install the Debian packages not installed yet.
-# Services are kept from starting (policy-rc.d): a dockerd started by a package script
-# would run on the host's network.
-lab_install_packages() {
-    local missing=() package
-    for package in "$@"; do
-        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" -ne 0 ]; then
-        lab_log "need root to apt-get install ${missing[*]}"
-        return 1
-    fi
-    local policy_added=""
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy_added=yes
-    fi
-    lab_log "installing ${missing[*]}"
-    local status=0
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || status=$?
-    [ -n "$policy_added" ] && rm -f /usr/sbin/policy-rc.d
-    [ "$status" -eq 0 ] || lab_log "apt-get install ${missing[*]} failed ($status)"
-    return "$status"
-}
-
 lab_docker_install() {
-    lab_install_packages docker.io debootstrap
+    scripts/install-deps.sh dockerd:docker.io debootstrap:debootstrap
 }
 
 # lab_exec COMMAND...: runs a host command inside the lab's network namespace (where the
@@ -111,6 +86,28 @@ lab_stop_pid() {
     wait "$pid" 2>/dev/null || true
 }
 
+# lab_recover_stale: with the lock held no other lab engine may run, so a dockerd or
+# containerd still running on the cache belongs to a run that was killed before its trap
+# ran (a session stopped mid-run, say), and would keep the next dockerd from starting.
+# Stops them, and removes the namespaces of runs whose shell is gone.
+lab_recover_stale() {
+    local -
+    set +e
+    local pid ns
+    pid=$(cat "$LAB_CACHE/dockerd.pid" 2>/dev/null)
+    if lab_pid_alive "$pid"; then
+        lab_log "stopping dockerd (pid $pid) left by a killed run"
+        lab_stop_pid "$pid" dockerd 30
+    fi
+    for pid in $(pgrep -f '^containerd --config /tmp/paylab-[^ ]*/containerd/config.toml'); do
+        lab_log "stopping containerd (pid $pid) left by a killed run"
+        lab_stop_pid "$pid" containerd 10
+    done
+    for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^paylab-[0-9]+$/ {print $1}'); do
+        lab_pid_alive "${ns#paylab-}" || ip netns delete "$ns"
+    done
+}
+
 # lab_docker_start: netns paylab-<pid>, containerd and dockerd inside it, DOCKER_HOST
 # exported. Fails (and cleans up) with the daemon's log when dockerd cannot start.
 # Sets a trap on EXIT that calls lab_docker_stop, then the EXIT trap set before (e.g.
@@ -142,6 +139,7 @@ lab_docker_start() {
             return 1
         fi
     fi
+    lab_recover_stale
     # Short paths: containerd's sockets live under the exec root (108-byte socket paths).
     LAB_RUN=$(mktemp -d /tmp/paylab-XXXXXX) || { lab_docker_stop; return 1; }
     LAB_NS=paylab-$$
