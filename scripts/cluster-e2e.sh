@@ -4,7 +4,7 @@
 #     replicas in cluster mode, nginx round-robin in front, the simulator through nginx:
 #     exactly once.
 #  2. A global bucket shared by the 3 replicas: requests accepted over a window stay
-#     within 5% of capacity + rate × window.
+#     at most 5% above capacity + rate × window (and at least 80% of it).
 #  3. Rolling restart under load: SIGTERM each replica in turn, as Kubernetes would,
 #     while the simulator runs: no lost or doubled payment, none left unconfirmed.
 #  4. Master failover under load: SIGKILL a master; its replica takes over and the same
@@ -215,7 +215,12 @@ limited=$(jq '.status_counts["429"] // 0' "$LIB_WORKDIR/bucket.json")
 window=$(jq '.duration_ms / 1000' "$LIB_WORKDIR/bucket.json")
 allowed=$(echo "$capacity + $rate * $window" | bc -l)
 echo "      accepted $accepted, refused $limited in ${window}s; capacity + rate × window = $allowed"
-check "accepted requests within 5% of capacity + rate × window" 1 \
-    "$(echo "d = $accepted - $allowed; if (d < 0) d = -d; d <= 0.05 * $allowed" | bc -l)"
+# The property is the upper bound: the replicas together never let more through than
+# one bucket would. Below it, time the simulator counts before its first request reaches
+# the bucket is lost to refill (20 tokens per 100 ms): the lower bound only shows that
+# the bucket does not starve clients, with room for a slow start.
+check "accepted requests at most 5% above capacity + rate × window" 1 "$(echo "$accepted <= 1.05 * $allowed" | bc -l)"
+check "and at least 80% of it (the shared bucket does not starve clients)" 1 "$(echo "$accepted >= 0.8 * $allowed" | bc -l)"
+check "the rest was refused with 429" true "$([ "$limited" -gt 0 ] && echo true || echo false)"
 
 report_checks
