@@ -11,7 +11,7 @@ TIMING_SUITES := RedisPausedServerTests|RedisRestartedServerTests|WatchdogTests|
 .PHONY: deps build demo tour test e2e faults jitter bench bench-redis clean prometheus-e2e container-e2e
 
 deps:
-	@scripts/install-deps.sh curl:curl jq:jq bc:bc python3:python3 nginx:nginx openssl:openssl
+	@scripts/install-deps.sh curl:curl jq:jq bc:bc python3:python3 nginx:nginx openssl:openssl pgrep:procps setpriv:util-linux
 
 build: deps
 	$(SWIFT) build

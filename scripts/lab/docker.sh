@@ -26,7 +26,7 @@ LAB_LOCK_FD=""
 lab_log() { echo "lab-docker: $*" >&2; }
 
 lab_docker_install() {
-    scripts/install-deps.sh dockerd:docker.io debootstrap:debootstrap
+    scripts/install-deps.sh dockerd:docker.io debootstrap:debootstrap ip:iproute2 nsenter:util-linux
 }
 
 # lab_exec COMMAND...: runs a host command inside the lab's network namespace (where the
