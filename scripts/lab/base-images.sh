@@ -85,15 +85,18 @@ lab_import() {
     [ -z "$old" ] || docker rmi "$old" >/dev/null 2>&1 || true
 }
 
+# lab_image_current IMAGE KEY: IMAGE exists with the key of what it should contain.
+lab_image_current() {
+    [ "$(lab_image_key "$1")" = "$2" ] || return 1
+    lab_base_log "$1 is up to date (key $2)"
+}
+
 lab_runtime_image() {
     local image=local/debian:$LAB_SUITE
     local key
     key=$(lab_key runtime "$LAB_SUITE" "$LAB_MIRROR" "${LAB_RUNTIME_PACKAGES[@]}")
     LAB_RUNTIME_IMAGE=$image
-    if [ "$(lab_image_key "$image")" = "$key" ]; then
-        lab_base_log "$image is up to date (key $key)"
-        return 0
-    fi
+    lab_image_current "$image" "$key" && return 0
     lab_base_log "building $image (key $key): debootstrap $LAB_SUITE with ${LAB_RUNTIME_PACKAGES[*]}"
     local started=$SECONDS work
     work=$(mktemp -d "$LAB_CACHE/rootfs-XXXXXX") || return 1
@@ -130,10 +133,7 @@ lab_build_image() {
     key=$(lab_key build "$LAB_SUITE" "$LAB_MIRROR" "${LAB_BUILD_PACKAGES[@]}" "$version" \
         "$("$LAB_SWIFT_ROOT/usr/bin/swift" --version 2>&1 | head -n 1)" "${LAB_SWIFT_EXCLUDES[@]}" "$(lab_mirror_digest)" v1)
     LAB_BUILD_IMAGE=$image
-    if [ "$(lab_image_key "$image")" = "$key" ]; then
-        lab_base_log "$image is up to date (key $key)"
-        return 0
-    fi
+    lab_image_current "$image" "$key" && return 0
     lab_base_log "building $image (key $key): debootstrap $LAB_SUITE with ${LAB_BUILD_PACKAGES[*]}, $LAB_SWIFT_ROOT, $LAB_SWIFT_PACKAGES"
     local started=$SECONDS work
     work=$(mktemp -d "$LAB_CACHE/rootfs-XXXXXX") || return 1
