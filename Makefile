@@ -8,7 +8,7 @@ SWIFT ?= swift
 # they measure.
 TIMING_SUITES := RedisPausedServerTests|RedisRestartedServerTests|WatchdogTests|RateLimitTests|RateLimitedHTTPTests
 
-.PHONY: deps build demo tour test e2e faults jitter bench bench-redis clean prometheus-e2e container-e2e
+.PHONY: deps build demo tour test e2e faults jitter bench bench-redis clean prometheus-e2e container-e2e fuzz fuzz-check
 
 deps:
 	@scripts/install-deps.sh curl:curl jq:jq bc:bc python3:python3 nginx:nginx openssl:openssl pgrep:procps setpriv:util-linux
@@ -29,6 +29,7 @@ test: deps
 	@scripts/redlock-e2e.sh
 	@scripts/faults-e2e.sh
 	@scripts/hostile-e2e.sh
+	@FUZZ_SECONDS=25 scripts/fuzz.sh
 	@scripts/openapi-check.sh
 	@scripts/prometheus-e2e.sh
 	@scripts/k8s-check.sh
@@ -90,3 +91,12 @@ prometheus-e2e: deps
 # data are cached under /var/cache/payment-api-lab, outside the clone.
 container-e2e:
 	scripts/container-e2e.sh
+
+# Coverage-guided fuzzing of the parsers (docs/fuzzing.md): libFuzzer + ASan, built in
+# .build-fuzz. `make fuzz` runs each target 300 s (FUZZ_SECONDS=N to choose, FUZZ_MERGE=1
+# to keep new inputs in Fuzz/Corpus); fuzz-check is the short fixed budget of make test.
+fuzz:
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),300) scripts/fuzz.sh
+
+fuzz-check:
+	FUZZ_SECONDS=25 scripts/fuzz.sh

@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "payment-api", targets: ["payment-api"]),
         .executable(name: "payment-simulator", targets: ["payment-simulator"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
+        .library(name: "PaymentCore", targets: ["PaymentCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -31,8 +31,9 @@ seq 1 200 | xargs -P 64 -I{} bash -c '
 ' >"$LIB_WORKDIR/codes"
 sort "$LIB_WORKDIR/codes" | uniq -c | sed 's/^/      /'
 check "every answer is 200 (executed or replayed) or 409 (in flight)" "" "$(grep -vE '^(200|409)$' "$LIB_WORKDIR/codes" || true)"
-ledger=$(curl -s "http://127.0.0.1:$port_a/ledger/$user")
-check "the ledger holds exactly one charge" "{\"user_id\":\"$user\",\"payments\":1,\"totals\":{\"USD\":1234}}" "$ledger"
+ledger=$(curl -s "http://127.0.0.1:$port_a/ledger/$user" | jq -c '{user_id, payments, totals, charges: [.charges[] | {idempotency_key, amount_minor, currency}]}')
+check "the ledger holds exactly one charge" \
+    "{\"user_id\":\"$user\",\"payments\":1,\"totals\":{\"USD\":1234},\"charges\":[{\"idempotency_key\":\"one-key\",\"amount_minor\":1234,\"currency\":\"USD\"}]}" "$ledger"
 
 echo "== /metrics after a known sequence (fresh process)"
 port_m=$(free_port); start_api "$port_m" "${common[@]}"; wait_ready "$port_m"

@@ -6,8 +6,10 @@
 Each case prints "ok|FAIL <case>: <what happened>"; the exit code is the number of
 failures. Cases: a declared 10 MB body, a streamed 10 MB chunked body (413 without the
 server buffering it: its RSS is measured), one huge header, thousands of headers,
-a slowloris head (closed after the idle timeout), HTTP/1.0, and three pipelined
-HTTP/1.1 requests answered in order.
+a slowloris head (closed after the idle timeout), HTTP/1.0, three pipelined
+HTTP/1.1 requests answered in order, and the review's findings of issue 13 (repeated or
+joined Idempotency-Key headers, a KELVIN SIGN currency, thousands of distinct members,
+wrong methods on known paths).
 """
 import json
 import socket
@@ -176,5 +178,46 @@ replayed = len(responses) > 1 and responses[1][1].get("idempotent-replayed") == 
 ledger = json.loads(responses[2][2]) if len(responses) > 2 else {}
 report(statuses == [200, 200, 200] and replayed and ledger.get("payments") == 1, "3 pipelined requests",
        f"statuses {statuses}, second replayed: {replayed}, ledger payments {ledger.get('payments')}")
+
+
+# 8–13. The review's findings (issue 13), each over a raw socket: status and problem type,
+# then the server still answers on a new connection. hostile-e2e.sh checks Redis after.
+def exchange(raw):
+    s = connect()
+    s.sendall(raw)
+    (responses, _) = read_responses(s, 1)
+    s.close()
+    return responses[0] if responses else (None, {}, b"")
+
+
+def post(body, headers=b""):
+    return (b"POST /pay HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n" + headers
+            + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def alive():
+    status, _, _ = exchange(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+    return status == 200
+
+
+unkeyed = b'{"user_id":"hostile-review","amount":1}'
+members = b"{" + b",".join(b'"m%d":1' % i for i in range(6000)) + b"}"
+review_cases = [
+    ("Idempotency-Key header twice", post(unkeyed, b"Idempotency-Key: abc\r\nIdempotency-Key: abc\r\n"), 400, "invalid-idempotency-key", None),
+    ("Idempotency-Key bare with a comma", post(unkeyed, b"Idempotency-Key: abc, abc\r\n"), 400, "invalid-idempotency-key", None),
+    ("currency with a KELVIN SIGN (raw UTF-8)",
+     post('{"user_id":"hostile-review","amount":1,"currency":"\u212aES","idempotency_key":"k"}'.encode()), 400, "unknown-currency", None),
+    ("currency with a KELVIN SIGN (JSON escape)",
+     post(b'{"user_id":"hostile-review","amount":1,"currency":"\\u212aES","idempotency_key":"k"}'), 400, "unknown-currency", None),
+    ("a 54 KiB body of distinct members (MAX_BODY_BYTES 65536)", post(members), 400, "malformed-request", None),
+    ("GET /pay", b"GET /pay HTTP/1.1\r\nHost: t\r\n\r\n", 405, "method-not-allowed", "POST"),
+    ("DELETE /ledger/u", b"DELETE /ledger/u HTTP/1.1\r\nHost: t\r\n\r\n", 405, "method-not-allowed", "GET, HEAD"),
+]
+for name, raw, want, problem, allow in review_cases:
+    status, headers, body = exchange(raw)
+    ok = status == want and f"/problems/{problem}".encode() in body and (allow is None or headers.get("allow") == allow)
+    up = alive()
+    report(ok and up, name, f"status {status}, type {problem if ok else body[:80]!r}"
+           + (f", Allow {headers.get('allow')}" if allow else "") + f", server {'up' if up else 'DOWN'}")
 
 sys.exit(failures)

@@ -46,13 +46,21 @@ METRICS = {
     "http_inflight_requests": ("gauge", []),
     # Same lists: {version}.
     "payment_build_info": ("gauge", ["version"]),
+    # Same lists, AUTH_ONLY; label from docs/security.md (rotation and revocation): {reason}.
+    "api_keys_reload_failures_total": ("counter", ["reason"]),
+    # Same lists, AUTH_ONLY, no label.
+    "api_keys_file_valid": ("gauge", []),
+    "api_keys_active": ("gauge", []),
 }
+# Exported only by a server with API_KEYS_FILE: the live check wants them with --auth and
+# none without (a server without keys must not feed the key-file alerts).
+AUTH_ONLY = {"api_keys_reload_failures_total", "api_keys_file_valid", "api_keys_active"}
 # What the ServiceMonitor's scrape adds to every series (the Operator's relabelling).
 SCRAPE_LABELS = ["job", "namespace", "service", "pod", "instance"]
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 # Metric-looking names in the docs: these prefixes, with braces or a metric's ending.
-METRIC_PREFIXES = ("payment_", "http_server_", "http_inflight", "redis_", "rate_limit_")
-METRIC_ENDINGS = ("_total", "_seconds", "_bucket", "_count", "_sum", "_info", "_requests", "_failed")
+METRIC_PREFIXES = ("payment_", "http_server_", "http_inflight", "redis_", "rate_limit_", "api_keys_")
+METRIC_ENDINGS = ("_total", "_seconds", "_bucket", "_count", "_sum", "_info", "_requests", "_failed", "_valid", "_active")
 
 passed = 0
 failed = 0
@@ -310,6 +318,20 @@ def metric_check(prom, name, kind, labels, selector, pods, window):
     return attempt
 
 
+def absent_check(prom, name, selector, pods, window):
+    """No series of `name`, from targets that were scraped (their payment_build_info is there)."""
+    def attempt():
+        start = str(time.time() - window)
+        scraped = {s["pod"] for s in prom.get("/api/v1/series", **{"match[]": f"payment_build_info{{{selector}}}", "start": start})}
+        if not pods() or not pods() <= scraped:
+            return False, f"pods {sorted(pods() - scraped) or 'none'} not scraped yet"
+        series = prom.get("/api/v1/series", **{"match[]": f"{name}{{{selector}}}", "start": start})
+        if series:
+            return False, f"{len(series)} series from a server without API_KEYS_FILE"
+        return True, f"none from {len(scraped)} pods without API_KEYS_FILE (--auth checks them with it)"
+    return attempt
+
+
 def query_check(prom, expr, window, step, nonzero):
     def attempt():
         now = time.time()
@@ -369,6 +391,9 @@ def live(args):
     checks = [Check(f"targets of {args.namespace}/{args.service}", targets)]
     for name, (kind, labels) in METRICS.items():
         shown = f"{name}{{{','.join(labels)}}}" if labels else name
+        if name in AUTH_ONLY and not args.auth:
+            checks.append(Check(f"metric {shown} absent", absent_check(prom, name, selector, lambda: state["pods"], args.window)))
+            continue
         checks.append(Check(f"metric {shown} ({kind})",
                             metric_check(prom, name, kind, labels, selector, lambda: state["pods"], args.window)))
     print(f"== metrics the docs promise, on {args.url}", flush=True)
@@ -424,6 +449,8 @@ def main():
     parser.add_argument("--namespace", default="payments")
     parser.add_argument("--service", default="payments-payment-api")
     parser.add_argument("--targets", type=int, default=1, help="targets that must be up")
+    parser.add_argument("--auth", action="store_true",
+                        help="the targets run with API_KEYS_FILE: the key-file metrics must be there (else: absent)")
     parser.add_argument("--var", action="append", default=[], help="NAME=VALUE for a template variable")
     parser.add_argument("--rate-interval", default="1m", help="$__rate_interval")
     parser.add_argument("--step", default="5s", help="query_range step and $__interval")

@@ -64,7 +64,7 @@ chart_rules "$LIB_WORKDIR/prometheus/payment-api.rules.yaml" || { echo "promethe
 PROM_RULE_FILES=$LIB_WORKDIR/prometheus/payment-api.rules.yaml
 start_prometheus "$LIB_WORKDIR/prometheus" "127.0.0.1:$port_a" "127.0.0.1:$port_b"
 echo "      $("$PROM_BIN" --version 2>&1 | head -n 1) on $PROM_URL, pid $PROM_PID"
-eventually "the chart's 8 alerts loaded, every one evaluated with health ok" "8 ok" 10 rules_health
+eventually "the chart's 10 alerts loaded, every one evaluated with health ok" "10 ok" 10 rules_health
 
 echo "== traffic: simulator over both replicas, duplicate factor 4"
 started=$SECONDS

@@ -58,7 +58,7 @@ public func buildApplication(
     services.append(ReadinessMonitor(redis: redis, redlock: redlock, readiness: readiness, logger: logger))
     var keyFile: APIKeyFile?
     if let path = configuration.apiKeysFile, let keys = configuration.apiKeys {
-        let file = APIKeyFile(path: path, keys: keys)
+        let file = APIKeyFile(path: path, keys: keys, staleAfter: configuration.apiKeysStaleAfter, metricsFactory: factory)
         services.append(APIKeyReloader(file: file, interval: configuration.apiKeysReloadInterval, logger: logger))
         keyFile = file
         logger.info("authentication on", metadata: ["api_keys_file": "\(path)", "keys": "\(keys.count)"])
@@ -97,7 +97,8 @@ func buildRouter(
     metrics: PaymentMetrics,
     keyFile: APIKeyFile?
 ) throws -> Router<AppRequestContext> {
-    let router = Router(context: AppRequestContext.self)
+    // HEAD of every GET route is answered from it (headers, no body), as HTTP expects.
+    let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: MetricsMiddleware(metrics: metrics))
     router.add(middleware: AccessLogMiddleware())
@@ -105,7 +106,12 @@ func buildRouter(
     router.add(middleware: InflightLimitMiddleware(limit: configuration.maxInflightRequests, metrics: metrics))
     if let keyFile { router.add(middleware: AuthMiddleware(file: keyFile)) }
     PaymentController(service: service, maxBodyBytes: configuration.maxBodyBytes, metrics: metrics).addRoutes(to: router)
+    LedgerController(store: service.store).addRoutes(to: router)
     HealthController(readiness: readiness, registry: registry).addRoutes(to: router)
     try OpenAPIController().addRoutes(to: router)
+    for (path, allowed) in [("/pay", [HTTPRequest.Method.post]), ("/ledger/{user_id}", [.get]), ("/healthz", [.get]),
+                            ("/readyz", [.get]), ("/metrics", [.get]), ("/openapi.yaml", [.get])] {
+        MethodNotAllowed.add(to: router, path: RouterPath(path), allowed: allowed)
+    }
     return router
 }

@@ -28,6 +28,8 @@ public struct AppConfiguration: Sendable {
     public var apiKeys: APIKeys?
     /// How often the key file is checked for changes.
     public var apiKeysReloadInterval: Duration = .seconds(2)
+    /// `API_KEYS_STALE_SECONDS`: how long the last keys stay valid while the file cannot be read.
+    public var apiKeysStaleAfter: Duration = .seconds(300)
     /// Off only for fault injection (`FAULT_INJECTION_NO_WATCHDOG=1`): proves that work
     /// outliving its lease cannot commit. Never in production.
     public var leaseWatchdog = true
@@ -76,6 +78,7 @@ public struct AppConfiguration: Sendable {
             }
             apiKeysFile = file
         }
+        apiKeysStaleAfter = .seconds(try reader.integer("API_KEYS_STALE_SECONDS", default: 300, in: 0...86_400))
 
         lockLease = .milliseconds(try reader.integer("LOCK_LEASE_MS", default: 10_000, in: 100...3_600_000))
         if let urls = reader.string("REDLOCK_URLS") {

@@ -4,32 +4,33 @@ import RedisClient
 import ServiceLifecycle
 import Synchronization
 
-/// Whether this replica should get traffic: Redis answers and the scripts are loaded,
-/// and no shutdown has begun.
+/// Whether this replica should get traffic: Redis can serve (see `RedisVerdict.judge` for
+/// what that means on a cluster) and the scripts are loaded, and no shutdown has begun.
 public final class Readiness: Sendable {
     public struct State: Sendable, Hashable {
-        public var isReady: Bool { reason == nil }
-        /// Why not ready; nil when ready.
+        public var isReady: Bool
+        /// Why not ready; while ready, what is degraded (cluster masters that do not
+        /// serve, so their users get 503); nil when all is well.
         public var reason: String?
     }
 
-    private static let unchecked = "redis has not been checked yet"
-    private let redisProblem = Mutex<String?>(unchecked)
+    private let redis = Mutex(RedisVerdict.unchecked)
     private let draining = Atomic<Bool>(false)
 
     public init() {}
 
     public var state: State {
-        if draining.load(ordering: .relaxed) { return State(reason: "shutting down") }
-        return State(reason: redisProblem.withLock { $0 })
+        if draining.load(ordering: .relaxed) { return State(isReady: false, reason: "shutting down") }
+        let verdict = redis.withLock { $0 }
+        return State(isReady: verdict.problem == nil, reason: verdict.problem ?? verdict.degraded)
     }
 
-    /// Records the latest Redis check; returns true for the first check and when Redis
-    /// went from failing to answering or back: the moments worth a log line.
-    func redisChecked(problem: String?) -> Bool {
-        redisProblem.withLock { current in
-            defer { current = problem }
-            return current == Self.unchecked || (current == nil) != (problem == nil)
+    /// Records the latest Redis check; returns the one before, so the caller can log the
+    /// moments worth a line.
+    func redisChecked(_ verdict: RedisVerdict) -> RedisVerdict {
+        redis.withLock { current in
+            defer { current = verdict }
+            return current
         }
     }
 
@@ -39,9 +40,12 @@ public final class Readiness: Sendable {
     }
 }
 
-/// Checks Redis and loads missing scripts, and in Redlock mode that a majority of lock
-/// nodes answers: every second while ready, every 250 ms while not, so a replica is back
-/// in rotation soon after Redis returns.
+/// Checks Redis and loads missing scripts (on every master in cluster mode), and in
+/// Redlock mode that a majority of lock nodes answers: every second while ready, every
+/// 250 ms while not, so a replica is back in rotation soon after Redis returns. A master
+/// that fails the check also starts a refresh of the client's slot map (rate-limited in
+/// the client), so a promoted replica is used within about a second, not at the next
+/// 10 s refresh.
 struct ReadinessMonitor: Service {
     let redis: RedisClient
     let redlock: Redlock?
@@ -51,29 +55,53 @@ struct ReadinessMonitor: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                let problem = await check()
-                if readiness.redisChecked(problem: problem) {
-                    if let problem {
-                        logger.warning("redis check failed: not ready", metadata: ["error": "\(problem)"])
-                    } else {
-                        logger.info("redis answers and scripts are loaded")
-                    }
-                }
-                try? await Task.sleep(for: problem == nil ? .seconds(1) : .milliseconds(250))
+                let verdict = await check()
+                log(verdict, after: readiness.redisChecked(verdict))
+                try? await Task.sleep(for: verdict.problem == nil ? .seconds(1) : .milliseconds(250))
+            }
+        }
+    }
+
+    /// A line when readiness flips and when the set of masters that do not serve changes;
+    /// not on every check, and not when only an error's wording changes.
+    private func log(_ verdict: RedisVerdict, after previous: RedisVerdict) {
+        if previous == .unchecked || (previous.problem == nil) != (verdict.problem == nil) {
+            if let problem = verdict.problem {
+                logger.warning("redis check failed: not ready", metadata: ["error": "\(problem)"])
+            } else {
+                logger.info("redis answers and scripts are loaded")
+            }
+        }
+        if verdict.unavailableMasters != previous.unavailableMasters {
+            if let degraded = verdict.degraded {
+                logger.warning("redis cluster degraded: still ready", metadata: [
+                    "masters": "\(verdict.unavailableMasters.joined(separator: ","))", "reason": "\(degraded)",
+                ])
+            } else if verdict.problem == nil, !previous.unavailableMasters.isEmpty {
+                logger.info("redis cluster: every master serves again")
             }
         }
     }
 }
 
 extension ReadinessMonitor {
-    /// Why this replica cannot serve payments now; nil when it can.
-    func check() async -> String? {
+    /// Whether this replica can serve payments now.
+    func check() async -> RedisVerdict {
+        let cluster = redis.isCluster
+        let verdict: RedisVerdict
         do throws(RedisClientError) {
-            try await PaymentScripts.ensureLoaded(on: redis)
+            let outcomes = try await redis.onEveryNode { node throws(RedisClientError) in
+                try await PaymentScripts.ensureLoaded(on: node)
+                if cluster { try await RedisVerdict.expectClusterStateOK(node) }
+            }
+            verdict = RedisVerdict.judge(outcomes: outcomes, uncovered: try await redis.uncoveredSlots())
         } catch {
-            return "redis: \(error.message)"
+            return RedisVerdict(problem: "redis: \(error.message)")
         }
-        return await redlock?.quorumProblem()
+        guard verdict.problem == nil, let quorum = await redlock?.quorumProblem() else { return verdict }
+        var notReady = verdict
+        notReady.problem = quorum
+        return notReady
     }
 }
 

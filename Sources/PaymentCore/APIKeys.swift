@@ -14,28 +14,67 @@ public struct APIKeys: Sendable, Hashable {
 
     public var count: Int { entries.count }
 
+    private init(entries: [String: Entry]) {
+        self.entries = entries
+    }
+
     public init(parsing text: String) throws(APIKeysError) {
         var entries: [String: Entry] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            if fields.isEmpty { continue }
-            let number = index + 1
-            guard fields.count == 3 else {
-                throw APIKeysError(line: number, message: "expected `<key-id> <sha256-hex> <tenant>`, found \(fields.count) fields")
+        for (number, line) in Self.lines(of: text) {
+            let parsed: (keyID: String, entry: Entry)?
+            do {
+                parsed = try Self.entry(fromLine: line)
+            } catch {
+                throw APIKeysError(line: number, message: error.message)
             }
-            let keyID = String(fields[0])
-            guard Self.isName(keyID) else { throw APIKeysError(line: number, message: "key id must be 1-64 letters, digits, _ or -") }
-            guard let hash = Self.bytes(fromHex: fields[1]), hash.count == 32 else {
-                throw APIKeysError(line: number, message: "the hash must be 64 hex digits (SHA-256 of the secret)")
-            }
-            guard let tenant = Tenant(String(fields[2])) else {
-                throw APIKeysError(line: number, message: "tenant must be 1-64 letters, digits, _ or -")
-            }
+            guard let (keyID, entry) = parsed else { continue }
             guard entries[keyID] == nil else { throw APIKeysError(line: number, message: "key id \(keyID) appears twice") }
-            entries[keyID] = Entry(hash: hash, tenant: tenant)
+            entries[keyID] = entry
         }
         self.entries = entries
+    }
+
+    /// The keys of `self` whose exact line (key id, hash and tenant) is still in `text`,
+    /// read line by line: a line that does not parse is skipped, and a key `self` does not
+    /// hold is never added. For a file that stopped parsing: removing a key's line revokes
+    /// it even when the same edit broke another line, and a typo does not revoke the rest.
+    public func keepingLines(of text: String) -> APIKeys {
+        var present: [String: Set<Entry>] = [:]
+        for (_, line) in Self.lines(of: text) {
+            if let (keyID, entry) = try? Self.entry(fromLine: line) { present[keyID, default: []].insert(entry) }
+        }
+        return APIKeys(entries: entries.filter { present[$0.key]?.contains($0.value) == true })
+    }
+
+    /// Numbered lines, comments cut off. CRLF ends a line too: Swift sees `\r\n` as one
+    /// Character, not `\n`, so splitting at `\n` alone made a CRLF file one long line
+    /// (and a comment line swallowed every key after it). Found by fuzzing.
+    private static func lines(of text: String) -> [(number: Int, line: Substring)] {
+        text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated().map { index, rawLine in
+            (index + 1, rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        }
+    }
+
+    /// One line's key, nil for a blank line; throws what is wrong with it.
+    private static func entry(fromLine line: Substring) throws(LineError) -> (keyID: String, entry: Entry)? {
+        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+        if fields.isEmpty { return nil }
+        guard fields.count == 3 else {
+            throw LineError(message: "expected `<key-id> <sha256-hex> <tenant>`, found \(fields.count) fields")
+        }
+        let keyID = String(fields[0])
+        guard Self.isName(keyID) else { throw LineError(message: "key id must be 1-64 letters, digits, _ or -") }
+        guard let hash = Self.bytes(fromHex: fields[1]), hash.count == 32 else {
+            throw LineError(message: "the hash must be 64 hex digits (SHA-256 of the secret)")
+        }
+        guard let tenant = Tenant(String(fields[2])) else {
+            throw LineError(message: "tenant must be 1-64 letters, digits, _ or -")
+        }
+        return (keyID, Entry(hash: hash, tenant: tenant))
+    }
+
+    private struct LineError: Error {
+        let message: String
     }
 
     public enum Verdict: Sendable, Hashable {

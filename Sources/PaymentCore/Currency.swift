@@ -9,9 +9,17 @@ public struct Currency: Sendable, Hashable, CustomStringConvertible {
     public static let usd = Currency(code: "USD", minorUnitDigits: 2)
 
     /// The accepted currency for an upper-case ISO 4217 code, or nil.
+    ///
+    /// Only the three ASCII bytes `A`–`Z` count. Swift compares strings by Unicode
+    /// canonical equivalence, so a dictionary lookup alone would take `"\u{212A}ES"`
+    /// (KELVIN SIGN) for KES; the code kept is always the table's own, never the input.
     public init?(code: String) {
-        guard let digits = Self.minorUnitDigitsByCode[code] else { return nil }
-        self.init(code: code, minorUnitDigits: digits)
+        let bytes = code.utf8
+        guard bytes.count == 3, bytes.allSatisfy({ (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }),
+              let index = Self.minorUnitDigitsByCode.index(forKey: code)
+        else { return nil }
+        let (tableCode, digits) = Self.minorUnitDigitsByCode[index]
+        self.init(code: tableCode, minorUnitDigits: digits)
     }
 
     private init(code: String, minorUnitDigits: Int) {

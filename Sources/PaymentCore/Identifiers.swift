@@ -52,6 +52,11 @@ public struct IdempotencyKey: Sendable, Hashable, CustomStringConvertible {
     public init(header: String) throws(PaymentRequestError) {
         let trimmed = header.trimmingASCIISpaces()
         guard trimmed.hasPrefix("\"") else {
+            // A comma is how HTTP joins repeated header lines: `abc, abc` is two keys
+            // (or a proxy's join), never one. A key with a comma must be quoted.
+            guard !trimmed.utf8.contains(UInt8(ascii: ",")) else {
+                throw .invalidIdempotencyKey("in the header must be one value: quote a key that contains a comma")
+            }
             try self.init(trimmed)
             return
         }

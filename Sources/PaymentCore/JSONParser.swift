@@ -7,12 +7,17 @@
 /// body cannot exhaust the stack.
 public struct JSONParser {
     public static let maximumDepth = 32
+    /// Up to this many members, duplicates are found by a scan; beyond, by a set.
+    static let scannedMembers = 8
 
     private let bytes: [UInt8]
+    private let maximumMembers: Int
     private var index = 0
 
-    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes)
+    /// `maximumMembers` bounds every object: a caller that knows its schema (a payment
+    /// has four members) stops reading a hostile body at the first member too many.
+    public static func parse(_ bytes: [UInt8], maximumMembers: Int = .max) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, maximumMembers: maximumMembers)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -20,8 +25,9 @@ public struct JSONParser {
         return value
     }
 
-    private init(bytes: [UInt8]) {
+    private init(bytes: [UInt8], maximumMembers: Int) {
         self.bytes = bytes
+        self.maximumMembers = maximumMembers
     }
 
     private func error(_ message: String) -> JSONParseError {
@@ -65,6 +71,9 @@ public struct JSONParser {
         guard depth <= Self.maximumDepth else { throw error("nested deeper than \(Self.maximumDepth) levels") }
         index += 1
         var members: [(key: String, value: JSONValue)] = []
+        // Duplicate names are found by scanning while an object is small (no allocation
+        // for the common case) and by a set once it is not, so the check stays linear.
+        var names: Set<String>?
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             index += 1
@@ -73,8 +82,13 @@ public struct JSONParser {
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            guard members.count < maximumMembers else { throw error("an object has more than \(maximumMembers) members") }
             let key = try parseString()
-            guard !members.contains(where: { $0.key == key }) else { throw error("duplicate key \"\(key)\"") }
+            if members.count == Self.scannedMembers {
+                names = Set(members.map(\.key))
+            }
+            let isNew = names?.insert(key).inserted ?? !members.contains(where: { $0.key == key })
+            guard isNew else { throw error("duplicate key \"\(key)\"") }
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
             index += 1

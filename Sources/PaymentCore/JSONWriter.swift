@@ -61,6 +61,19 @@ public struct JSONWriter {
             bytes.append(contentsOf: (value ? "true" : "false").utf8)
         }
 
+        /// An array of objects, one per element, each written by `body`.
+        public mutating func field<Element>(_ name: String, objects elements: some Sequence<Element>, _ body: (inout ObjectWriter, Element) -> Void) {
+            key(name)
+            bytes.append(UInt8(ascii: "["))
+            for (index, element) in elements.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                var nested = ObjectWriter()
+                body(&nested, element)
+                bytes.append(contentsOf: nested.finish())
+            }
+            bytes.append(UInt8(ascii: "]"))
+        }
+
         public mutating func field(_ name: String, object body: (inout ObjectWriter) -> Void) {
             key(name)
             var nested = ObjectWriter()

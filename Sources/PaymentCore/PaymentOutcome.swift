@@ -9,12 +9,17 @@ public enum PaymentOutcome: Sendable, Hashable {
     /// The key was used by this user for another amount or currency.
     case fingerprintMismatch
     case rateLimited(RateLimitStatus, retryAfterMilliseconds: Int)
-    /// The processor failed transiently: nothing stored, the key released.
-    case processorFailed(String)
+    /// The processor failed transiently: nothing stored. `keyReleased` is false when the
+    /// release itself failed: the key is then held until its lease ends.
+    case processorFailed(String, keyReleased: Bool)
     /// The work outlived its lease: nothing was committed; a retry decides.
     case leaseLost
     /// Redis could not be reached or answered too late: idempotency fails closed.
     case unavailable(String)
+    /// The processor charged, but whether `complete` committed is unknown (its reply
+    /// was lost): the payment may or may not be recorded. A retry with the same key
+    /// finds out: it replays if it was, and runs once if it was not.
+    case outcomeUnknown(String)
 
     /// The `outcome` label of `payment_requests_total`.
     public var label: String {
@@ -27,6 +32,7 @@ public enum PaymentOutcome: Sendable, Hashable {
         case .processorFailed: "processor_failed"
         case .leaseLost: "lease_lost"
         case .unavailable: "unavailable"
+        case .outcomeUnknown: "outcome_unknown"
         }
     }
 }

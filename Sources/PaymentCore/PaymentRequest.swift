@@ -23,12 +23,22 @@ public struct PaymentRequest: Sendable, Hashable {
 
     static let fields: Set<String> = ["user_id", "amount", "currency", "idempotency_key"]
 
+    /// Parses and validates a `POST /pay` body with every `Idempotency-Key` header value
+    /// as received. More than one is refused: HTTP would join them with a comma into a
+    /// key the client never sent, so a retry that sends the header once would differ.
+    public static func parse(body: [UInt8], idempotencyKeyHeaders headers: [String]) throws(PaymentRequestError) -> PaymentRequest {
+        guard headers.count <= 1 else { throw .repeatedIdempotencyKeyHeader(count: headers.count) }
+        return try parse(body: body, idempotencyKeyHeader: headers.first)
+    }
+
     /// Parses and validates a `POST /pay` body. `headerKey` is the raw `Idempotency-Key`
     /// header, if one was sent.
     public static func parse(body: [UInt8], idempotencyKeyHeader headerKey: String?) throws(PaymentRequestError) -> PaymentRequest {
         let json: JSONValue
         do {
-            json = try JSONParser.parse(body)
+            // A payment has four members. One more is let through so that a misspelt
+            // field is named as unknown; at the one after, the parser stops reading.
+            json = try JSONParser.parse(body, maximumMembers: fields.count + 1)
         } catch {
             throw .malformedJSON(error.description)
         }

@@ -12,6 +12,8 @@ public enum PaymentRequestError: Error, Hashable, Sendable, CustomStringConverti
     case invalidIdempotencyKey(String)
     case missingIdempotencyKey
     case conflictingIdempotencyKeys
+    /// More than one `Idempotency-Key` header: joined, they would name another key.
+    case repeatedIdempotencyKeyHeader(count: Int)
 
     public var description: String {
         switch self {
@@ -26,6 +28,7 @@ public enum PaymentRequestError: Error, Hashable, Sendable, CustomStringConverti
         case .invalidIdempotencyKey(let reason): "idempotency key \(reason)"
         case .missingIdempotencyKey: "an idempotency key is required: send the Idempotency-Key header or the idempotency_key field"
         case .conflictingIdempotencyKeys: "the Idempotency-Key header and the idempotency_key field differ"
+        case .repeatedIdempotencyKeyHeader(let count): "send the Idempotency-Key header once, not \(count) times"
         }
     }
 
@@ -37,7 +40,8 @@ public enum PaymentRequestError: Error, Hashable, Sendable, CustomStringConverti
         case .invalidAmount: "invalid-amount"
         case .unknownCurrency: "unknown-currency"
         case .invalidUserID: "invalid-user-id"
-        case .invalidIdempotencyKey, .missingIdempotencyKey, .conflictingIdempotencyKeys: "invalid-idempotency-key"
+        case .invalidIdempotencyKey, .missingIdempotencyKey, .conflictingIdempotencyKeys, .repeatedIdempotencyKeyHeader:
+            "invalid-idempotency-key"
         }
     }
 }

@@ -76,8 +76,17 @@ public struct PaymentService: Sendable {
     private func begin(_ request: PaymentRequest, owner: String, quorumLock: HeldQuorumLock?) async -> PaymentOutcome {
         let begun: BeginResult
         do {
-            begun = try await store.begin(request, owner: owner, lease: settings.lease, rateLimit: settings.userRateLimit)
+            begun = try await store.begin(
+                request, owner: owner, lease: settings.lease, retention: settings.retention, rateLimit: settings.userRateLimit
+            )
         } catch {
+            // `begin` may have run and taken the key with its reply lost: every retry
+            // would then get 409 for a whole lease. The owner token is ours alone, so
+            // release whatever record carries it. Not awaited: the client's 503 does not
+            // wait for a Redis that just failed, and on the same connection the release
+            // runs after the `begin` it follows.
+            let store = self.store
+            Task { try? await store.abandon(request, owner: owner) }
             return .unavailable("begin: \(error)")
         }
         switch begun {
@@ -107,16 +116,16 @@ public struct PaymentService: Sendable {
 
         if case .failure(let error) = processed {
             // Release the key so the client's retry can run at once. If Redis is gone
-            // the record expires with its lease instead.
-            try? await store.abort(request, lease: lease)
-            return .processorFailed(error.message)
+            // the record expires with its lease instead, and the answer says so.
+            let released = (try? await store.abort(request, lease: lease)) ?? false
+            return .processorFailed(error.message, keyReleased: released)
         }
 
         if let quorumLock, !quorumLock.isValid {
             // The quorum lock's validity ran out (its extension found no majority): give
             // the work up. Between this check and `complete` the lock may still lapse;
             // the store's owner and fence check below is the guard that cannot.
-            try? await store.abort(request, lease: lease)
+            _ = try? await store.abort(request, lease: lease)
             return .leaseLost
         }
 
@@ -130,7 +139,7 @@ public struct PaymentService: Sendable {
         } catch {
             // Unknown whether it committed. A retry with the same key finds out: it
             // replays if it did, and runs again after the lease if it did not.
-            return .unavailable("complete: \(error)")
+            return .outcomeUnknown("complete: \(error)")
         }
     }
 

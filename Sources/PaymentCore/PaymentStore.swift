@@ -2,6 +2,12 @@
 
 /// Proof of holding a key's lock: the random owner token and the fencing token handed
 /// out when the lock was taken. A write that carries a stale pair is refused.
+///
+/// The fence is per idempotency key and grows with every attempt on that key, across
+/// lease takeovers, for `IDEMPOTENCY_TTL_SECONDS` after the last one; it starts from
+/// Redis's clock in milliseconds, so a counter lost in a failover does not repeat a
+/// fence unless the new master's clock is behind. A processor can refuse any charge for
+/// a key whose fence is lower than one it already accepted for that key.
 public struct Lease: Sendable, Hashable {
     public let owner: String
     public let fence: Int64
@@ -81,33 +87,34 @@ public enum CompleteResult: Sendable, Hashable {
     case leaseLost
 }
 
-/// What was charged to a user, per currency, in minor units.
-public struct Ledger: Sendable, Hashable {
-    public let userID: UserID
-    public let payments: Int
-    public let totals: [String: Int64]
-
-    public init(userID: UserID, payments: Int, totals: [String: Int64]) {
-        self.userID = userID
-        self.payments = payments
-        self.totals = totals
-    }
-}
-
 /// Idempotency records, which are also the per-key locks, and the ledger. Every method
 /// is atomic on the store's side; a thrown error means the store could not be reached
 /// or answered too late, and the flow fails closed.
 public protocol IdempotencyStore: Sendable {
     /// Takes a token from the user's bucket (if `rateLimit` is set), then reads the key's
-    /// record and, if there is none, creates it in flight under a new lease.
-    func begin(_ request: PaymentRequest, owner: String, lease: Duration, rateLimit: RateLimitPolicy?) async throws -> BeginResult
+    /// record and, if there is none, creates it in flight under a new lease whose fence
+    /// is above every fence this key had in the last `retention`.
+    func begin(_ request: PaymentRequest, owner: String, lease: Duration, retention: Duration, rateLimit: RateLimitPolicy?) async throws -> BeginResult
     /// Stores the response and charges the ledger, together, only if `lease` still holds.
     func complete(_ request: PaymentRequest, lease: Lease, response: StoredResponse, paymentID: String, retention: Duration) async throws -> CompleteResult
-    /// Deletes the in-flight record if `lease` still holds, so a retry can run at once.
-    func abort(_ request: PaymentRequest, lease: Lease) async throws
+    /// Deletes the in-flight record if `lease` still holds, so a retry can run at once;
+    /// true when it did.
+    @discardableResult
+    func abort(_ request: PaymentRequest, lease: Lease) async throws -> Bool
+    /// Deletes the in-flight record if `owner` holds it, whatever its fence: for a
+    /// `begin` whose reply was lost, when the fence it handed out is unknown.
+    func abandon(_ request: PaymentRequest, owner: String) async throws
     /// Pushes the lease's end to `duration` from now; false when the lease was lost.
     func extend(_ request: PaymentRequest, lease: Lease, to duration: Duration) async throws -> Bool
-    func ledger(for user: UserID, tenant: Tenant?) async throws -> Ledger
+    /// The user's count and totals and the charges in `window`, read at one instant.
+    func ledger(for user: UserID, tenant: Tenant?, charges window: ChargeWindow) async throws -> Ledger
+}
+
+extension IdempotencyStore {
+    /// The count, the totals and the first `ChargeWindow.defaultLimit` charges.
+    public func ledger(for user: UserID, tenant: Tenant?) async throws -> Ledger {
+        try await ledger(for: user, tenant: tenant, charges: ChargeWindow())
+    }
 }
 
 /// A bucket shared by all users (the per-user bucket is part of `begin`).

@@ -5,10 +5,10 @@ import PaymentCore
 ///
 ///     pay:{u}:idem:<key>   hash  state, fp, owner, fence, status, body
 ///     pay:{u}:bucket       hash  t (milli-tokens), ts (ms)
-///     pay:{u}:fence        int   last fencing token handed out
+///     pay:{u}:fence:<key>  int   the key's last fencing token (expires with retention)
 ///     pay:{u}:ledger       hash  count, total:<CUR>
 ///     pay:{u}:charges      list  "<payment_id> <amount_minor> <CUR> <idempotency key>"
-///     pay:{global}:bucket  hash  the bucket shared by all users
+///     pay:global:bucket    hash  the bucket shared by all users (no user key's shape)
 ///     pay:{u}:lock:<key>   string owner token (Redlock mode, on each lock node only)
 ///
 /// With authentication on, a tenant's keys start with `t:<tenant>:` (the hash tag stays
@@ -29,13 +29,19 @@ public struct PaymentKeys: Sendable, Hashable {
         "\(user(request.userID, request.tenant)):idem:\(request.idempotencyKey.value)"
     }
 
+    public func fence(_ request: PaymentRequest) -> String {
+        "\(user(request.userID, request.tenant)):fence:\(request.idempotencyKey.value)"
+    }
+
     public func lock(_ request: PaymentRequest) -> String {
         "\(user(request.userID, request.tenant)):lock:\(request.idempotencyKey.value)"
     }
 
     public func bucket(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):bucket" }
-    public func fence(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):fence" }
     public func ledger(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):ledger" }
     public func charges(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):charges" }
-    public var globalBucket: String { "\(prefix)pay:{global}:bucket" }
+    /// No braces: every user key has `pay:{` where this has `pay:g`, so no user id (not
+    /// even `global`) can name it. It once was `pay:{global}:bucket`, the bucket of the
+    /// user `global`: one request as that user drained the bucket every replica shares.
+    public var globalBucket: String { "\(prefix)pay:global:bucket" }
 }

@@ -45,9 +45,13 @@ public enum PaymentScripts {
 
         """
 
-    /// KEYS[1] idempotency record, KEYS[2] user bucket, KEYS[3] fence counter.
+    /// KEYS[1] idempotency record, KEYS[2] user bucket, KEYS[3] the key's fence.
     /// ARGV[1] fingerprint, ARGV[2] owner token, ARGV[3] lease ms,
-    /// ARGV[4] bucket capacity (0: no limit), ARGV[5] refill per second.
+    /// ARGV[4] bucket capacity (0: no limit), ARGV[5] refill per second,
+    /// ARGV[6] fence retention s.
+    /// The fence is the larger of the key's last fence + 1 and Redis's clock in ms: it
+    /// grows across takeovers, and a fence key lost in a failover does not make it
+    /// repeat (unless the new master's clock is behind the old one's).
     /// Replies: {'acquired', fence, tokens_left, reset_ms} | {'replay', status, body,
     /// tokens_left, reset_ms} | {'mismatch'} | {'inflight', lease_left_ms} |
     /// {'limited', retry_after_ms, reset_ms}. tokens_left is -1 without a limit.
@@ -69,8 +73,11 @@ public enum PaymentScripts {
           if r[2] ~= ARGV[1] then return {'mismatch'} end
           return {'inflight', math.max(redis.call('PTTL', KEYS[1]), 1)}
         end
-        local fence = redis.call('INCR', KEYS[3])
-        redis.call('HSET', KEYS[1], 'state', 'inflight', 'fp', ARGV[1], 'owner', ARGV[2], 'fence', fence)
+        local fence = math.max((tonumber(redis.call('GET', KEYS[3])) or 0) + 1, now_ms())
+        -- As digits: Lua's default number-to-text would shorten it to 14 significant digits.
+        local text = string.format('%d', fence)
+        redis.call('SET', KEYS[3], text, 'EX', ARGV[6])
+        redis.call('HSET', KEYS[1], 'state', 'inflight', 'fp', ARGV[1], 'owner', ARGV[2], 'fence', text)
         redis.call('PEXPIRE', KEYS[1], ARGV[3])
         return {'acquired', fence, left, reset}
         """)
@@ -90,10 +97,17 @@ public enum PaymentScripts {
         return 1
         """)
 
-    /// KEYS[1] idempotency record. ARGV[1] owner, ARGV[2] fence.
+    /// KEYS[1] idempotency record. ARGV[1] owner, ARGV[2] fence, or '' when the fence is
+    /// unknown (a `begin` whose reply was lost): the owner token is random per attempt,
+    /// so it alone names the record that attempt created.
     /// Reply: 1 released (record deleted), 0 not held by us (nothing changed).
     public static let abort = RedisScript(leaseFunction + """
-        if not holds(KEYS[1], ARGV[1], ARGV[2]) then return 0 end
+        if ARGV[2] == '' then
+          local r = redis.call('HMGET', KEYS[1], 'state', 'owner')
+          if r[1] ~= 'inflight' or r[2] ~= ARGV[1] then return 0 end
+        elseif not holds(KEYS[1], ARGV[1], ARGV[2]) then
+          return 0
+        end
         redis.call('DEL', KEYS[1])
         return 1
         """)
@@ -116,15 +130,27 @@ public enum PaymentScripts {
 
     /// Loads every script that some node does not have yet (after a restart or a
     /// failover); in cluster mode on every master, since a key may live on any of them.
-    public static func ensureLoaded(_ all: [RedisScript] = all, on client: RedisClient) async throws(RedisClientError) {
-        let replies = try await client.sendToEveryNode(RedisCommand("SCRIPT", ["EXISTS"] + all.map { .string($0.sha1) }))
-        for reply in replies {
-            guard let flags = reply.array, flags.count == all.count else {
-                throw RedisClientError(.protocol, "SCRIPT EXISTS answered \(reply)")
-            }
+    /// Each master on its own: one that does not answer leaves the others loaded, and its
+    /// outcome says so. Throws only when no node could be checked (a single node failed,
+    /// or every master did).
+    @discardableResult
+    public static func ensureLoaded(_ all: [RedisScript] = all, on client: RedisClient) async throws(RedisClientError) -> [RedisNodeOutcome<Void>] {
+        let outcomes = try await client.onEveryNode { node throws(RedisClientError) in try await ensureLoaded(all, on: node) }
+        if !outcomes.contains(where: { if case .success = $0.result { true } else { false } }), let first = outcomes.first {
+            try first.result.get()
         }
-        for (index, script) in all.enumerated() where replies.contains(where: { $0.array?[index] != .integer(1) }) {
-            for reply in try await client.sendToEveryNode(RedisCommand("SCRIPT", "LOAD", .string(script.source))) where reply.string != script.sha1 {
+        return outcomes
+    }
+
+    /// Loads on one node the scripts it does not have: SCRIPT EXISTS, then SCRIPT LOAD of
+    /// the missing ones only.
+    public static func ensureLoaded(_ all: [RedisScript] = all, on node: RedisNodeConnection) async throws(RedisClientError) {
+        let reply = try await node.send(RedisCommand("SCRIPT", ["EXISTS"] + all.map { .string($0.sha1) }))
+        guard let flags = reply.array, flags.count == all.count else {
+            throw RedisClientError(.protocol, "SCRIPT EXISTS answered \(reply)")
+        }
+        for (script, flag) in zip(all, flags) where flag != .integer(1) {
+            guard try await node.send(RedisCommand("SCRIPT", "LOAD", .string(script.source))).string == script.sha1 else {
                 throw RedisClientError(.protocol, "SCRIPT LOAD returned another SHA1 than the script's")
             }
         }

@@ -12,16 +12,17 @@ public struct RedisIdempotencyStore: IdempotencyStore {
         self.keys = keys
     }
 
-    public func begin(_ request: PaymentRequest, owner: String, lease: Duration, rateLimit: RateLimitPolicy?) async throws -> BeginResult {
+    public func begin(_ request: PaymentRequest, owner: String, lease: Duration, retention: Duration, rateLimit: RateLimitPolicy?) async throws -> BeginResult {
         let reply = try await client.evaluate(
             PaymentScripts.begin,
             keys: [
                 .string(keys.idempotency(request)), .string(keys.bucket(request.userID, tenant: request.tenant)),
-                .string(keys.fence(request.userID, tenant: request.tenant)),
+                .string(keys.fence(request)),
             ],
             arguments: [
                 .string(request.fingerprint), .string(owner), .integer(lease.milliseconds),
                 .integer(rateLimit?.capacity ?? 0), .integer(rateLimit?.refillPerSecond ?? 0),
+                .integer(max(1, Int(retention.components.seconds))),
             ]
         )
         guard let fields = reply.array, let kind = fields.first?.string else { throw Self.unexpected("begin", reply) }
@@ -73,12 +74,22 @@ public struct RedisIdempotencyStore: IdempotencyStore {
         }
     }
 
-    public func abort(_ request: PaymentRequest, lease: Lease) async throws {
-        _ = try await client.evaluate(
+    @discardableResult
+    public func abort(_ request: PaymentRequest, lease: Lease) async throws -> Bool {
+        try await abort(request, owner: lease.owner, fence: .integer(Int(lease.fence)))
+    }
+
+    public func abandon(_ request: PaymentRequest, owner: String) async throws {
+        try await abort(request, owner: owner, fence: .string(""))
+    }
+
+    private func abort(_ request: PaymentRequest, owner: String, fence: RESPArgument) async throws -> Bool {
+        let reply = try await client.evaluate(
             PaymentScripts.abort,
             keys: [.string(keys.idempotency(request))],
-            arguments: [.string(lease.owner), .integer(Int(lease.fence))]
+            arguments: [.string(owner), fence]
         )
+        return reply == .integer(1)
     }
 
     public func extend(_ request: PaymentRequest, lease: Lease, to duration: Duration) async throws -> Bool {
@@ -88,22 +99,6 @@ public struct RedisIdempotencyStore: IdempotencyStore {
             arguments: [.string(lease.owner), .integer(Int(lease.fence)), .integer(duration.milliseconds)]
         )
         return reply == .integer(1)
-    }
-
-    public func ledger(for user: UserID, tenant: Tenant?) async throws -> Ledger {
-        let reply = try await client.send("HGETALL", .string(keys.ledger(user, tenant: tenant)))
-        guard let flat = reply.array, flat.count.isMultiple(of: 2) else { throw Self.unexpected("HGETALL", reply) }
-        var payments = 0
-        var totals: [String: Int64] = [:]
-        for index in stride(from: 0, to: flat.count, by: 2) {
-            guard let field = flat[index].string, let value = flat[index + 1].int else { throw Self.unexpected("HGETALL", reply) }
-            if field == "count" {
-                payments = value
-            } else if field.hasPrefix("total:") {
-                totals[String(field.dropFirst("total:".count))] = Int64(value)
-            }
-        }
-        return Ledger(userID: user, payments: payments, totals: totals)
     }
 
     static func unexpected(_ step: String, _ reply: RESPValue) -> RedisClientError {

@@ -4,17 +4,30 @@ import Synchronization
 /// Routes commands in Redis Cluster mode: CRC16 slot of the key → the slot's master,
 /// from a slot map read with `CLUSTER SLOTS`. MOVED updates the map and retries on the
 /// named node; ASK sends `ASKING` and the command back to back to the named node;
-/// TRYAGAIN, CLUSTERDOWN and LOADING retry after a short pause. The map is refreshed
-/// after redirects and connection errors (at most every 200 ms) and by `run()` every 10 s,
-/// so a promoted replica is found without a restart.
+/// TRYAGAIN, CLUSTERDOWN and LOADING retry after a short pause; NOSCRIPT loads the script
+/// on the node that answered it and retries there. The map is refreshed after redirects
+/// and after any failed exchange with a node, the readiness check's included (at most one
+/// refresh per 200 ms), and by `run()` every 10 s, so a promoted replica is found without
+/// a restart and without waiting for the periodic refresh.
 final class ClusterRouter: Sendable {
     static let maximumRedirects = 5
 
     private struct State {
         var topology = ClusterTopology()
         var nodes: [ClusterTopology.Node: RedisNode] = [:]
+        /// When the last refresh started: the rate limit counts attempts, so a cluster
+        /// that answers nobody is not asked again and again by every failing command.
         var lastRefresh: ContinuousClock.Instant?
         var refreshing = false
+        /// Nodes whose last exchange failed: asked for the slot map last, so a hung
+        /// master does not cost every refresh a command timeout.
+        var failing: Set<ClusterTopology.Node> = []
+    }
+
+    /// A master of the slot map and the slots it serves.
+    struct Master: Sendable {
+        var node: ClusterTopology.Node
+        var slots: [ClosedRange<Int>]
     }
 
     private let seeds: [RedisURL]
@@ -41,21 +54,23 @@ final class ClusterRouter: Sendable {
         }
     }
 
-    /// Reads the slot map from the first node that answers: known nodes first, then seeds.
+    /// Reads the slot map from the first node that answers: known nodes first, then seeds,
+    /// then the nodes that failed last.
     func refresh() async throws(RedisClientError) {
-        let known = state.withLock { Array($0.topology.nodes) }
-        let candidates = known + seeds.map { ClusterTopology.Node(host: $0.host, port: $0.port) }.filter { !known.contains($0) }
+        let (known, failing) = state.withLock { state in
+            state.lastRefresh = .now
+            return (Array(state.topology.nodes), state.failing)
+        }
+        let all = known + seeds.map { ClusterTopology.Node(host: $0.host, port: $0.port) }.filter { !known.contains($0) }
+        let candidates = all.filter { !failing.contains($0) } + all.filter { failing.contains($0) }
         var lastError = RedisClientError(.connection, "no cluster node to ask for the slot map")
         for candidate in candidates {
             do {
-                let reply = try await node(candidate).send(RedisCommand("CLUSTER", "SLOTS"))
+                let reply = try await exchange(RedisCommand("CLUSTER", "SLOTS"), with: candidate, refreshOnFailure: false)
                 if case .error(let message) = reply { throw RedisClientError(.server, message) }
                 let topology = try ClusterTopology(clusterSlots: reply, defaultHost: candidate.host)
                 let changed = state.withLock { state in
-                    defer {
-                        state.topology = topology
-                        state.lastRefresh = .now
-                    }
+                    defer { state.topology = topology }
                     return state.topology != topology
                 }
                 if changed { logger.info("redis cluster slot map updated", metadata: ["masters": "\(topology.nodes.count)"]) }
@@ -88,37 +103,78 @@ final class ClusterRouter: Sendable {
         if state.withLock({ $0.topology.nodes.isEmpty }) { try await refresh() }
     }
 
-    /// Every master of the current slot map.
-    func masters() async throws(RedisClientError) -> [RedisNode] {
-        try await ensureTopology()
-        return state.withLock { Array($0.topology.nodes) }.map(node)
+    /// One exchange with one node. A failure marks the node and starts a refresh: a node
+    /// that does not answer may have lost its slots to a replica (failover).
+    private func exchange(_ command: RedisCommand, with address: ClusterTopology.Node, asking: Bool = false, refreshOnFailure: Bool = true) async throws -> RESPValue {
+        do {
+            let reply = asking
+                ? try await node(address).send([RedisCommand("ASKING"), command])[1]
+                : try await node(address).send(command)
+            state.withLock { _ = $0.failing.remove(address) }
+            return reply
+        } catch {
+            state.withLock { _ = $0.failing.insert(address) }
+            if refreshOnFailure { refreshSoon() }
+            throw error
+        }
     }
 
-    /// Sends `command` to the node that owns `key` (any master without a key), following
+    /// Sends `command` to one master, whatever its slots (SCRIPT LOAD, the readiness check).
+    func send(_ command: RedisCommand, to address: ClusterTopology.Node) async throws -> RESPValue {
+        try await exchange(command, with: address)
+    }
+
+    /// Every master of the current slot map with its slots, in slot order, and the slots
+    /// no master serves. A hole starts a refresh: this client cannot route those keys.
+    func masters() async throws(RedisClientError) -> (masters: [Master], uncovered: [ClosedRange<Int>]) {
+        try await ensureTopology()
+        let runs = state.withLock { $0.topology.slotRuns() }
+        var masters: [Master] = []
+        var uncovered: [ClosedRange<Int>] = []
+        for run in runs {
+            guard let owner = run.owner else {
+                uncovered.append(run.slots)
+                continue
+            }
+            if let index = masters.firstIndex(where: { $0.node == owner }) {
+                masters[index].slots.append(run.slots)
+            } else {
+                masters.append(Master(node: owner, slots: [run.slots]))
+            }
+        }
+        if !uncovered.isEmpty { refreshSoon() }
+        return (masters, uncovered)
+    }
+
+    /// Sends `command` to the node that owns `key` (any master without one), following
     /// redirects. Returns the raw reply; an error reply after too many redirects stays one.
-    func send(_ command: RedisCommand, key: [UInt8]?) async throws -> RESPValue {
+    ///
+    /// With `script` (an EVALSHA of it), NOSCRIPT loads the script on the node that
+    /// answered, once, and sends the command there again, with ASKING when it got there by
+    /// ASK: after ASK that node is not the slot's owner in the map, so loading by key would
+    /// load it on the node that has it, and EVALSHA would get NOSCRIPT again.
+    func send(_ command: RedisCommand, key: [UInt8]?, script: RedisScript? = nil) async throws -> RESPValue {
         try await ensureTopology()
         let slot = key.map { ClusterKeySlot.slot(for: $0) }
         var target = state.withLock { state in
             slot.flatMap { state.topology.owner(of: $0) } ?? state.topology.nodes.first
         }
         var asking = false
-        var reply = RESPValue.null
-        for attempt in 0...Self.maximumRedirects {
+        var redirects = 0
+        var scriptLoaded = false
+        while true {
             guard let address = target else {
                 refreshSoon()
                 throw RedisClientError(.connection, "no cluster node serves slot \(slot.map(String.init) ?? "-")")
             }
-            do {
-                reply = asking
-                    ? try await node(address).send([RedisCommand("ASKING"), command])[1]
-                    : try await node(address).send(command)
-            } catch {
-                // The node may be gone (failover): look for the new owner for the next call.
-                refreshSoon()
-                throw error
+            let reply = try await exchange(command, with: address, asking: asking)
+            guard case .error(let message) = reply else { return reply }
+            if let script, !scriptLoaded, message.hasPrefix("NOSCRIPT") {
+                if let failed = try await load(script, on: address) { return failed }
+                scriptLoaded = true
+                continue
             }
-            guard case .error(let message) = reply, let redirect = ClusterRedirect(RedisClientError(.server, message)) else {
+            guard let redirect = ClusterRedirect(RedisClientError(.server, message)), redirects < Self.maximumRedirects else {
                 return reply
             }
             switch redirect {
@@ -131,12 +187,23 @@ final class ClusterRouter: Sendable {
                 target = owner
                 asking = true
             case .retryLater:
-                try await Task.sleep(for: .milliseconds(10 << attempt))
+                try await Task.sleep(for: .milliseconds(10 << redirects))
                 asking = false
                 target = state.withLock { state in slot.flatMap { state.topology.owner(of: $0) } ?? target }
             }
+            redirects += 1
         }
-        return reply
+    }
+
+    /// SCRIPT LOAD on one node (keyless: no ASKING needed). Returns Redis's error reply,
+    /// if any, for the caller to pass on.
+    private func load(_ script: RedisScript, on address: ClusterTopology.Node) async throws -> RESPValue? {
+        let reply = try await exchange(RedisCommand("SCRIPT", "LOAD", .string(script.source)), with: address)
+        if case .error = reply { return reply }
+        guard reply.string == script.sha1 else {
+            throw RedisClientError(.protocol, "SCRIPT LOAD returned another SHA1 than the script's")
+        }
+        return nil
     }
 
     /// Refreshes the map every 10 s until cancelled.

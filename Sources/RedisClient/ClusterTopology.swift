@@ -24,6 +24,19 @@ struct ClusterTopology: Sendable, Hashable {
         nodes = Set(owners.compactMap { $0 })
     }
 
+    /// The map as runs of consecutive slots with one owner each (nil: not covered), in
+    /// slot order. A walk over every slot: for the readiness check (once a second) and
+    /// reports, never per command.
+    func slotRuns() -> [(owner: Node?, slots: ClosedRange<Int>)] {
+        var runs: [(owner: Node?, slots: ClosedRange<Int>)] = []
+        var start = 0
+        for slot in 1...owners.count where slot == owners.count || owners[slot] != owners[start] {
+            runs.append((owners[start], start...(slot - 1)))
+            start = slot
+        }
+        return runs
+    }
+
     /// Parses a `CLUSTER SLOTS` reply: `[[start, end, [host, port, id?], replicas…], …]`.
     /// An empty host means "the address you reached me at", as Redis documents.
     init(clusterSlots reply: RESPValue, defaultHost: String) throws(RedisClientError) {

@@ -15,6 +15,8 @@ public final class RedisClient: Sendable {
     public let configuration: RedisClientConfiguration
     private let routing: Routing
     private let metrics: RedisMetrics
+    /// Cluster mode only: masters that failed the last `onEveryNode` round, for alerts.
+    private let unavailableMasters: Gauge?
     private let logger: Logger
 
     private enum Routing: Sendable {
@@ -56,14 +58,22 @@ public final class RedisClient: Sendable {
             loops = Array(eventLoopGroup.makeIterator())
         }
         if let seeds = configuration.clusterSeeds {
+            unavailableMasters = Gauge(label: "redis_cluster_masters_unavailable", factory: metricsFactory)
             routing = .cluster(ClusterRouter(seeds: seeds, logger: logger) { url in
                 var nodeSettings = settings
                 nodeSettings.logger[metadataKey: "redis.node"] = "\(url.host):\(url.port)"
                 return RedisNode(url: url, loops: loops, settings: nodeSettings)
             })
         } else {
+            unavailableMasters = nil
             routing = .standalone(RedisNode(url: configuration.url, loops: loops, settings: settings))
         }
+    }
+
+    /// True in Redis Cluster mode.
+    public var isCluster: Bool {
+        if case .cluster = routing { return true }
+        return false
     }
 
     /// Sends one command; in cluster mode to the master of `routingKey`'s slot (any master
@@ -102,24 +112,76 @@ public final class RedisClient: Sendable {
         try await send(RedisCommand(name, arguments), routingKey: arguments.first)
     }
 
-    /// Sends a command to every node (every master in cluster mode): SCRIPT LOAD, PING.
+    /// Sends a command to every node (every master in cluster mode): SCRIPT FLUSH, PING.
+    /// Throws the first failure; `onEveryNode` says which node failed and goes on with the others.
     public func sendToEveryNode(_ command: RedisCommand) async throws(RedisClientError) -> [RESPValue] {
-        let nodes: [RedisNode]
+        try await onEveryNode { node throws(RedisClientError) in try await node.send(command) }.map { outcome throws(RedisClientError) in
+            try outcome.result.get()
+        }
+    }
+
+    /// Runs `body` on every node (every master of the slot map in cluster mode) at once, each
+    /// on its own: a master that does not answer costs its own outcome, not the others'.
+    /// Throws only when there is no slot map to find the masters in. In cluster mode it sets
+    /// the gauge `redis_cluster_masters_unavailable` to the number of failed masters.
+    public func onEveryNode<Value: Sendable>(
+        _ body: @escaping @Sendable (RedisNodeConnection) async throws(RedisClientError) -> Value
+    ) async throws(RedisClientError) -> [RedisNodeOutcome<Value>] {
+        let connections: [RedisNodeConnection]
         switch routing {
-        case .standalone(let node): nodes = [node]
-        case .cluster(let router): nodes = try await router.masters()
+        case .standalone(let node):
+            connections = [RedisNodeConnection(client: self, target: .standalone(node), address: "\(node.url.host):\(node.url.port)", slots: [])]
+        case .cluster(let router):
+            connections = try await router.masters().masters.map {
+                RedisNodeConnection(client: self, target: .master(router, $0.node), address: $0.node.description, slots: $0.slots)
+            }
         }
-        var replies: [RESPValue] = []
-        for node in nodes {
-            replies.append(try await recorded(command) { try await node.send(command) })
+        let outcomes = await withTaskGroup(of: (Int, Result<Value, RedisClientError>).self) { group in
+            for (index, connection) in connections.enumerated() {
+                group.addTask {
+                    do throws(RedisClientError) {
+                        return (index, .success(try await body(connection)))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var results: [(Int, Result<Value, RedisClientError>)] = []
+            for await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }.map { index, result in
+                RedisNodeOutcome(address: connections[index].address, slots: connections[index].slots, result: result)
+            }
         }
-        return replies
+        unavailableMasters?.record(outcomes.count(where: { if case .failure = $0.result { true } else { false } }))
+        return outcomes
+    }
+
+    /// Slots that this client's slot map gives no master (always none for a single node).
+    /// A hole starts a refresh of the map.
+    public func uncoveredSlots() async throws(RedisClientError) -> [ClosedRange<Int>] {
+        guard case .cluster(let router) = routing else { return [] }
+        return try await router.masters().uncovered
+    }
+
+    /// One command to one node, bypassing slot routing; metrics as for `send`.
+    func send(_ command: RedisCommand, to target: RedisNodeConnection.Target) async throws(RedisClientError) -> RESPValue {
+        try await recorded(command) {
+            switch target {
+            case .standalone(let node): try await node.send(command)
+            case .master(let router, let address): try await router.send(command, to: address)
+            }
+        }
     }
 
     /// Runs a script by its SHA1 on the node of its first key. If that node does not know
-    /// it (a restart, a failover, `SCRIPT FLUSH`), loads it there and tries once more.
+    /// it (a restart, a failover, `SCRIPT FLUSH`), loads it there and tries once more. In
+    /// cluster mode "there" is the node that answered NOSCRIPT, which after an ASK redirect
+    /// is not the slot's owner in the map: the router does it, as only it knows that node.
     public func evaluate(_ script: RedisScript, keys: [RESPArgument], arguments: [RESPArgument]) async throws(RedisClientError) -> RESPValue {
         let command = RedisCommand("EVALSHA", [.string(script.sha1), .integer(keys.count)] + keys + arguments)
+        if case .cluster(let router) = routing {
+            return try await recorded(command) { try await router.send(command, key: keys.first?.bytes, script: script) }
+        }
         do {
             return try await send(command, routingKey: keys.first)
         } catch where error.serverErrorCode == "NOSCRIPT" {

@@ -41,6 +41,8 @@ extension Report {
                 result.field("double_charged", integer: Int64(verification.doubleCharged))
                 result.field("lost", integer: Int64(verification.lost))
                 result.field("unconfirmed", integer: Int64(verification.unconfirmed))
+                result.field("wrong_amount_or_currency", integer: Int64(verification.wrongAmountOrCurrency))
+                result.field("unexpected_charges", integer: Int64(verification.unexpectedCharges))
                 result.field("problems", strings: verification.problems)
             }
         }
@@ -99,7 +101,11 @@ extension Report {
         } else if verification.exactlyOnce {
             lines.append(row("verification", "EXACTLY ONCE: every confirmed payment charged once, nothing doubled"))
         } else {
-            lines.append(row("verification", "FAILED: \(verification.doubleCharged) double charged, \(verification.lost) lost"))
+            // Scripts grep "FAILED: <n> double charged, <n> lost": the other counts follow it.
+            var failed = "FAILED: \(verification.doubleCharged) double charged, \(verification.lost) lost"
+            if verification.wrongAmountOrCurrency > 0 { failed += ", \(verification.wrongAmountOrCurrency) wrong amount or currency" }
+            if verification.unexpectedCharges > 0 { failed += ", \(verification.unexpectedCharges) unexpected charges" }
+            lines.append(row("verification", failed))
             for problem in verification.problems.prefix(20) { lines.append("  - " + problem) }
             if verification.problems.count > 20 { lines.append("  - … \(verification.problems.count - 20) more") }
         }
@@ -107,7 +113,8 @@ extension Report {
         return lines.joined(separator: "\n")
     }
 
-    /// 0 exactly once; 1 a double charge, a lost payment or an unreadable ledger;
+    /// 0 exactly once; 1 a double charge, a lost payment, a wrong or unexpected charge, a
+    /// ledger that does not add up or could not be read;
     /// 2 more payments without a 200 than allowed (a rejected payment, e.g. 401 or 422,
     /// got no 200 either: a run where every request is refused must not pass).
     public func exitCode(maxUnconfirmed: Int) -> Int32 {

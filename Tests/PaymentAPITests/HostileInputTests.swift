@@ -31,6 +31,13 @@ struct HostileInputTests {
     }
 
     static let key = #""idempotency_key":"k""#
+
+    /// JSON content type plus these fields, repeated names kept apart.
+    static func headers(_ fields: (String, String)...) -> HTTPFields {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        for (name, value) in fields { headers.append(HTTPField(name: HTTPField.Name(name)!, value: value)) }
+        return headers
+    }
     static let user = #""user_id":"u""#
 
     static let cases: [Case] = [
@@ -87,6 +94,20 @@ struct HostileInputTests {
              type: "malformed-request", maxBodyBytes: 1_048_576),
         Case(name: "JSON nested 50,000 deep at the default limit", body: Array(repeating: UInt8(ascii: "["), count: 50_000),
              status: .contentTooLarge, type: "body-too-large"),
+        // The review's findings (issue 13): each was accepted, or cost quadratic time.
+        .json("currency with a KELVIN SIGN (canonically KES)", #"{\#(user),"amount":1,"currency":"\u212aES",\#(key)}"#, type: "unknown-currency"),
+        .json("currency in full-width letters", #"{\#(user),"amount":1,"currency":"ＵＳＤ",\#(key)}"#, type: "unknown-currency"),
+        Case(name: "Idempotency-Key header twice", body: Array(#"{\#(user),"amount":1}"#.utf8),
+             headers: headers(("Idempotency-Key", "abc"), ("Idempotency-Key", "abc")), type: "invalid-idempotency-key", detail: "once"),
+        Case(name: "Idempotency-Key header of two quoted keys", body: Array(#"{\#(user),"amount":1}"#.utf8),
+             headers: headers(("Idempotency-Key", #""abc", "abc""#)), type: "invalid-idempotency-key"),
+        Case(name: "Idempotency-Key bare value with a comma", body: Array(#"{\#(user),"amount":1}"#.utf8),
+             headers: headers(("Idempotency-Key", "abc, abc")), type: "invalid-idempotency-key", detail: "comma"),
+        .json("a sixth member", #"{\#(user),"amount":1,"currency":"USD",\#(key),"a":1,"b":2}"#, type: "malformed-request",
+              detail: "more than 5 members"),
+        Case(name: "64 KiB of distinct members (the body limit raised to let it in)",
+             body: Array(("{" + (0..<6_500).map { #""m\#($0)":1"# }.joined(separator: ",") + "}").utf8),
+             type: "malformed-request", detail: "more than 5 members", maxBodyBytes: 1_048_576),
         Case(name: "a content type other than JSON", body: Array(#"{\#(user),"amount":1,\#(key)}"#.utf8),
              headers: [.contentType: "text/plain"], status: .unsupportedMediaType, type: "unsupported-media-type"),
         Case(name: "a body over the limit", body: Array(#"{\#(user),"amount":1,\#(key),"pad":""#.utf8) + Array(repeating: UInt8(ascii: "x"), count: 20_000) + Array(#""}"#.utf8),

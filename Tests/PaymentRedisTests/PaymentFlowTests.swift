@@ -114,7 +114,7 @@ struct PaymentFlowTests {
 
             async let staleOutcome = stale.pay(payment)
             // The fence counter outlives the short lease: it shows the stale holder began.
-            try await waitUntil { try await redis.send("GET", .string(PaymentKeys().fence(payment.userID))).int == 1 }
+            try await waitUntil { try await redis.send("GET", .string(PaymentKeys().fence(payment))).int != nil }
             // Retry as a client would until the key is free again.
             var freshOutcome = await fresh.pay(payment)
             let deadline = ContinuousClock.now + .seconds(5)

@@ -32,6 +32,20 @@ struct ClusterTopologyTests {
         #expect(topology.nodes == [.init(host: "b", port: 2)])
     }
 
+    @Test func slotRunsCoverEverySlotInOrderWithTheirOwners() throws {
+        let node = { (port: Int64) in RESPValue.array([.bulkString(ByteBuffer(string: "h")), .integer(port)]) }
+        let topology = try ClusterTopology(clusterSlots: .array([
+            .array([.integer(0), .integer(99), node(1)]),
+            .array([.integer(100), .integer(100), node(2)]),
+            .array([.integer(101), .integer(200), node(1)]),
+            .array([.integer(300), .integer(16383), node(3)]),
+        ]), defaultHost: "seed")
+        let runs = topology.slotRuns()
+        #expect(runs.map(\.slots) == [0...99, 100...100, 101...200, 201...299, 300...16383])
+        #expect(runs.map { $0.owner?.port } == [1, 2, 1, nil, 3], "201-299 are not covered")
+        #expect(ClusterTopology().slotRuns().map(\.slots) == [0...16383], "an empty map is one uncovered run")
+    }
+
     @Test func parsesRedirects() {
         #expect(ClusterRedirect(RedisClientError(.server, "MOVED 3999 127.0.0.1:6381")) == .moved(slot: 3999, .init(host: "127.0.0.1", port: 6381)))
         #expect(ClusterRedirect(RedisClientError(.server, "ASK 3999 ::1:6381")) == .ask(slot: 3999, .init(host: "::1", port: 6381)))

@@ -103,6 +103,45 @@ struct RedisClusterTests {
         }
     }
 
+    /// ASK to a node that lacks the script: NOSCRIPT comes from the ASK target, so the
+    /// script must be loaded there (not on the slot's owner in the map, which has it), and
+    /// EVALSHA sent there again with ASKING. Loading it on the owner would get NOSCRIPT again.
+    @Test func evalshaAfterAskLoadsTheScriptOnTheAskTarget() async throws {
+        let cluster = try RedisCluster.required()
+        let script = RedisScript("return redis.call('GET', KEYS[1])")
+        let key = "ask-noscript:{ask-target-test}"
+        let slot = ClusterKeySlot.slot(for: key)
+        try await withClient(try clusterClient(cluster)) { client async throws in
+            _ = try await client.send("SET", .string(key), "before")
+            #expect(try await client.evaluate(script, keys: [.string(key)], arguments: []).string == "before", "loaded on the owner")
+            let source = try await cluster.owner(of: slot)
+            let destination = try #require(cluster.nodes.first { $0.port != source.port })
+            let sourceID = try #require(try await withNode(source) { try await $0.send("CLUSTER", "MYID").string })
+            let destinationID = try #require(try await withNode(destination) { try await $0.send("CLUSTER", "MYID").string })
+            _ = try await withNode(destination) { try await $0.send(RedisCommand("SCRIPT", "FLUSH")) }
+
+            _ = try await withNode(destination) { try await $0.send("CLUSTER", "SETSLOT", .integer(slot), "IMPORTING", .string(sourceID)) }
+            _ = try await withNode(source) { try await $0.send("CLUSTER", "SETSLOT", .integer(slot), "MIGRATING", .string(destinationID)) }
+            _ = try await withNode(source) {
+                try await $0.send(RedisCommand("MIGRATE", "127.0.0.1", .integer(destination.port), "", 0, 5000, "KEYS", .string(key)))
+            }
+            var failure: (any Error)?
+            do {
+                let value = try await client.evaluate(script, keys: [.string(key)], arguments: [])
+                #expect(value.string == "before")
+            } catch {
+                failure = error
+            }
+            // Finish the migration whatever happened, so the suite's other tests see a stable slot.
+            for node in cluster.nodes {
+                _ = try await withNode(node) { try await $0.send("CLUSTER", "SETSLOT", .integer(slot), "NODE", .string(destinationID)) }
+            }
+            #expect(failure == nil, "EVALSHA after ASK to a node without the script: \(failure.map(String.init(describing:)) ?? "")")
+            let exists = try await withNode(destination) { try await $0.send(RedisCommand("SCRIPT", "EXISTS", .string(script.sha1))) }
+            #expect(exists == .array([.integer(1)]), "the script was loaded on the ASK target")
+        }
+    }
+
     /// Runs `body` with a plain client for one node of the cluster.
     private func withNode<T: Sendable>(_ node: RedisServer, _ body: (RedisClient) async throws -> T) async throws -> T {
         let client = try nodeClient(node)

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import RedisClient
 import Testing
 
 /// A real Redis Cluster for integration tests: `masters` redis-server processes in
@@ -17,13 +19,15 @@ public final class RedisCluster: Sendable {
         self.nodes = nodes
     }
 
-    public static func start(masters: Int = 3) async throws -> RedisCluster {
+    /// `arguments` are extra configuration for every node, e.g.
+    /// `--cluster-require-full-coverage no` for a test that stops a master.
+    public static func start(masters: Int = 3, arguments: [String] = []) async throws -> RedisCluster {
         var nodes: [RedisServer] = []
         do {
             for _ in 0..<masters {
                 nodes.append(try await RedisServer.start(arguments: [
                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-                ], clusterNode: true))
+                ] + arguments, clusterNode: true))
             }
             let addresses = nodes.map { "127.0.0.1:\($0.port)" }
             let output = try await redisCLI(["--cluster", "create"] + addresses + ["--cluster-replicas", "0", "--cluster-yes"])
@@ -49,6 +53,32 @@ public final class RedisCluster: Sendable {
         for node in nodes { node.stop() }
     }
 
+    /// The node that owns `slot` as `CLUSTER SLOTS` on `asking` (the first node by default)
+    /// reports it. Ask a node that answers: a stopped one would not.
+    public func owner(of slot: Int, asking: RedisServer? = nil) async throws -> RedisServer {
+        let asked = asking ?? nodes[0]
+        var configuration = try RedisClientConfiguration(url: asked.url)
+        configuration.commandTimeout = .seconds(5)
+        var logger = Logger(label: "redis-cluster-test")
+        logger.logLevel = .critical
+        let client = try RedisClient(configuration: configuration, logger: logger)
+        let reply: RESPValue
+        do {
+            reply = try await client.send(RedisCommand("CLUSTER", "SLOTS"))
+            await client.shutdown()
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        for range in reply.array ?? [] {
+            guard let fields = range.array, fields.count >= 3, let start = fields[0].int, let end = fields[1].int,
+                  let port = fields[2].array?[1].int, (start...end).contains(slot)
+            else { continue }
+            if let node = nodes.first(where: { $0.port == port }) { return node }
+        }
+        throw RedisServerError("no node of the cluster owns slot \(slot)")
+    }
+
     /// Runs `redis-cli` with `arguments` and returns what it printed.
     public static func redisCLI(_ arguments: [String]) async throws -> String {
         try await runTool("redis-cli", arguments).output
@@ -58,6 +88,7 @@ public final class RedisCluster: Sendable {
 /// A suite trait that starts one Redis Cluster for the suite and stops it afterwards.
 public struct RedisClusterTrait: SuiteTrait, TestScoping {
     let masters: Int
+    let arguments: [String]
     public var isRecursive: Bool { false }
 
     public func provideScope(
@@ -65,15 +96,16 @@ public struct RedisClusterTrait: SuiteTrait, TestScoping {
         testCase: Test.Case?,
         performing function: @Sendable () async throws -> Void
     ) async throws {
-        let cluster = try await RedisCluster.start(masters: masters)
+        let cluster = try await RedisCluster.start(masters: masters, arguments: arguments)
         defer { cluster.stop() }
         try await RedisCluster.$current.withValue(cluster) { try await function() }
     }
 }
 
 extension Trait where Self == RedisClusterTrait {
-    public static func redisCluster(masters: Int = 3) -> Self {
-        RedisClusterTrait(masters: masters)
+    /// One cluster for the suite; `arguments` go to every node's redis-server.
+    public static func redisCluster(masters: Int = 3, arguments: [String] = []) -> Self {
+        RedisClusterTrait(masters: masters, arguments: arguments)
     }
 }
 

@@ -5,7 +5,16 @@ import Synchronization
 
 /// An in-memory payment server for the simulator's tests. It is idempotent like the real
 /// one unless told otherwise, and can be told to fail, to limit, or to lie in its ledger.
+/// Its ledger has the real one's shape: count, totals per currency, and the charges in
+/// the order charged, in pages (`?offset=&limit=`).
 final class FakePaymentServer: SimulatorTransport, Sendable {
+    struct Charge: Sendable, Hashable {
+        var paymentID: String
+        var key: String
+        var amountMinor: Int64
+        var currency: String
+    }
+
     struct Behaviour: Sendable {
         /// Every n-th request for a key that has not completed yet answers 500 (0: never).
         var failEvery = 0
@@ -14,15 +23,29 @@ final class FakePaymentServer: SimulatorTransport, Sendable {
         var retryAfterSeconds: Int?
         /// Charge every 200 again, as a broken server without idempotency would.
         var idempotent = true
-        /// Added to the ledger's count: a ledger that lies.
-        var ledgerCountOffset = 0
+        /// Charge, then answer this status instead of 200: a 200 lost on its way back.
+        var statusAfterCharging: Int?
+        /// The most charges a ledger page holds, whatever the client asks for.
+        var pageSize = 1_000
+        /// Rewrites a user's charges before the ledger is served; count and totals follow
+        /// the edited list, so only a check key by key can see the edit.
+        var editCharges: (@Sendable (_ user: String, _ charges: inout [Charge]) -> Void)?
+        /// Added to the count and to the totals after they are summed from the charges:
+        /// a ledger whose summary disagrees with its own charges.
+        var countOffset = 0
+        var totalsOffset: [String: Int64] = [:]
+        /// Added to `charges_total`: a server that claims more charges than it lists.
+        var chargesTotalOffset = 0
+        /// Leaves `charges` and `charges_total` out, as a server older than them does.
+        var omitCharges = false
     }
 
     private struct State {
-        var done: [String: Int64] = [:]  // key → amount
-        var ledger: [String: (count: Int, total: Int64)] = [:]
+        var done: Set<String> = []
+        var charges: [String: [Charge]] = [:]  // user → charges in the order charged
         var requests = 0
         var payRequests: [String] = []  // keys in arrival order
+        var ledgerReads = 0
     }
 
     private let behaviour: Behaviour
@@ -33,35 +56,74 @@ final class FakePaymentServer: SimulatorTransport, Sendable {
     }
 
     var keysSeen: [String] { state.withLock { $0.payRequests } }
+    var ledgerReads: Int { state.withLock { $0.ledgerReads } }
 
     func post(_ url: String, body: [UInt8], timeout: Duration) async throws(TransportError) -> HTTPResult {
         guard case .object(let fields)? = try? JSONParser.parse(body),
               case .string(let user)? = fields.first(where: { $0.key == "user_id" })?.value,
               case .string(let key)? = fields.first(where: { $0.key == "idempotency_key" })?.value,
-              case .number(let amountText)? = fields.first(where: { $0.key == "amount" })?.value,
-              let amount = try? Money.minorUnits(fromJSONNumber: amountText, currency: .usd)
+              case .number(let amountText)? = fields.first(where: { $0.key == "amount" })?.value
         else { return HTTPResult(status: 400) }
+        var currency = Currency.usd
+        if let field = fields.first(where: { $0.key == "currency" })?.value {
+            guard case .string(let code) = field, let named = Currency(code: code) else { return HTTPResult(status: 400) }
+            currency = named
+        }
+        guard let amount = try? Money.minorUnits(fromJSONNumber: amountText, currency: currency) else {
+            return HTTPResult(status: 400)
+        }
         return state.withLock { state in
             state.requests += 1
             state.payRequests.append(key)
             if let forced = behaviour.forcedStatus {
                 return HTTPResult(status: forced, retryAfter: behaviour.retryAfterSeconds.map { .seconds($0) })
             }
-            if behaviour.idempotent, state.done[key] != nil { return HTTPResult(status: 200, replayed: true) }
+            if behaviour.idempotent, state.done.contains(key) { return HTTPResult(status: 200, replayed: true) }
             if behaviour.failEvery > 0, state.requests % behaviour.failEvery == 0 { return HTTPResult(status: 500) }
-            state.done[key] = amount
-            let entry = state.ledger[user, default: (0, 0)]
-            state.ledger[user] = (entry.count + 1, entry.total + amount)
-            return HTTPResult(status: 200)
+            state.done.insert(key)
+            let charge = Charge(paymentID: "pay_\(state.requests)", key: key, amountMinor: amount, currency: currency.code)
+            state.charges[user, default: []].append(charge)
+            return HTTPResult(status: behaviour.statusAfterCharging ?? 200)
         }
     }
 
     func get(_ url: String, timeout: Duration) async throws(TransportError) -> HTTPResult {
         if url.hasSuffix("/readyz") { return HTTPResult(status: 200) }
         guard let range = url.range(of: "/ledger/") else { return HTTPResult(status: 404) }
-        let user = String(url[range.upperBound...])
-        let entry = state.withLock { $0.ledger[user] ?? (0, 0) }
-        let count = entry.count + behaviour.ledgerCountOffset
-        return HTTPResult(status: 200, body: Array(#"{"user_id":"\#(user)","payments":\#(count),"totals":{"USD":\#(entry.total)}}"#.utf8))
+        let pathAndQuery = url[range.upperBound...].split(separator: "?", maxSplits: 1)
+        let user = String(pathAndQuery.first ?? "")
+        var offset = 0
+        var limit = 100
+        for parameter in pathAndQuery.dropFirst().first?.split(separator: "&") ?? [] {
+            let pair = parameter.split(separator: "=", maxSplits: 1).map(String.init)
+            guard pair.count == 2, let value = Int(pair[1]) else { return HTTPResult(status: 400) }
+            if pair[0] == "offset" { offset = value }
+            if pair[0] == "limit" { limit = value }
+        }
+        var charges = state.withLock { state in
+            state.ledgerReads += 1
+            return state.charges[user] ?? []
+        }
+        behaviour.editCharges?(user, &charges)
+        var totals: [String: Int64] = [:]
+        for charge in charges { totals[charge.currency, default: 0] += charge.amountMinor }
+        for (currency, offset) in behaviour.totalsOffset { totals[currency, default: 0] += offset }
+
+        var head = JSONWriter()
+        head.object { object in
+            object.field("user_id", string: user)
+            object.field("payments", integer: Int64(charges.count + behaviour.countOffset))
+            object.field("totals") { fields in
+                for (currency, total) in totals.sorted(by: { $0.key < $1.key }) { fields.field(currency, integer: total) }
+            }
+            if !behaviour.omitCharges {
+                object.field("charges_total", integer: Int64(charges.count + behaviour.chargesTotalOffset))
+                let page = charges.dropFirst(offset).prefix(min(limit, behaviour.pageSize)).map { charge in
+                    PaymentCore.Charge(paymentID: charge.paymentID, idempotencyKey: charge.key, amountMinor: charge.amountMinor, currency: charge.currency)
+                }
+                object.field("charges", charges: page)
+            }
+        }
+        return HTTPResult(status: 200, body: head.bytes)
     }
 }

@@ -3,7 +3,7 @@ import Hummingbird
 import Logging
 import PaymentCore
 
-/// `POST /pay` and `GET /ledger/{user_id}`.
+/// `POST /pay` (the ledger is LedgerController's).
 struct PaymentController: Sendable {
     let service: PaymentService
     let maxBodyBytes: Int
@@ -11,7 +11,6 @@ struct PaymentController: Sendable {
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.post("/pay", use: pay)
-        router.get("/ledger/{user_id}", use: ledger)
     }
 
     @Sendable func pay(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -33,7 +32,11 @@ struct PaymentController: Sendable {
             "outcome": .string(outcome.label),
             "duration_ms": .stringConvertible((ContinuousClock.now - start).milliseconds),
         ]
-        if case .unavailable(let reason) = outcome { metadata["error"] = .string(reason) }
+        switch outcome {
+        case .unavailable(let reason), .outcomeUnknown(let reason), .processorFailed(let reason, _):
+            metadata["error"] = .string(reason)
+        default: break
+        }
         if let tenant = payment.tenant { metadata["tenant"] = .string(tenant.name) }
         context.logger.info("payment", metadata: metadata)
         return try PaymentResponses.response(for: outcome)
@@ -59,7 +62,8 @@ struct PaymentController: Sendable {
         }
         var payment = try PaymentRequest.parse(
             body: Array(body.readableBytesView),
-            idempotencyKeyHeader: request.headers[.idempotencyKey]
+            // Every value, not `headers[name]`, which joins repeated lines with ", ".
+            idempotencyKeyHeaders: request.headers[values: .idempotencyKey]
         )
         payment.tenant = tenant
         return payment
@@ -71,26 +75,5 @@ struct PaymentController: Sendable {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
         } ?? ""
         return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
-    }
-
-    @Sendable func ledger(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let user = try UserID(context.parameters.require("user_id"))
-        let ledger: Ledger
-        do {
-            ledger = try await service.store.ledger(for: user, tenant: context.tenant)
-        } catch {
-            throw Problem.unavailable("the ledger could not be read: Redis is unavailable")
-        }
-        var writer = JSONWriter()
-        writer.object { object in
-            object.field("user_id", string: user.value)
-            object.field("payments", integer: Int64(ledger.payments))
-            object.field("totals") { totals in
-                for (currency, total) in ledger.totals.sorted(by: { $0.key < $1.key }) {
-                    totals.field(currency, integer: total)
-                }
-            }
-        }
-        return PaymentResponses.json(writer.bytes)
     }
 }

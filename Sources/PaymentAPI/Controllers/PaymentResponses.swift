@@ -24,9 +24,20 @@ enum PaymentResponses {
             throw Problem(.tooManyRequests, slug: "rate-limited", title: "Too many requests",
                           detail: "the \(status.policy.name) rate limit of \(status.policy.capacity) requests is used up",
                           headers: headers)
-        case .processorFailed(let message):
+        case .processorFailed(let message, let keyReleased):
+            let key = keyReleased
+                ? "the key was released, so a retry may succeed"
+                : "the key could not be released: it stays locked until its lease ends (a retry gets 409 until then)"
             throw Problem(.internalServerError, slug: "processor-failed", title: "Payment processor failed",
-                          detail: "\(message); nothing was charged and the key was released, so a retry may succeed")
+                          detail: "\(message); nothing was charged and \(key)")
+        case .outcomeUnknown:
+            // Never "nothing was charged": the processor did charge, and only Redis knows
+            // whether the payment was recorded. The same key tells the client which.
+            throw Problem(.serviceUnavailable, slug: "outcome-unknown", title: "Payment outcome unknown",
+                          detail: "the payment was processed but recording it could not be confirmed, so it may or may not "
+                              + "have been charged; retry with the same idempotency key: it returns the payment if it was "
+                              + "recorded, and runs it once if it was not",
+                          headers: [.retryAfter: "1"])
         case .leaseLost:
             throw Problem.unavailable("processing outlived its lock; nothing was charged by this attempt, retry with the same key")
         case .unavailable:

@@ -20,7 +20,8 @@ struct AuthMiddleware: RouterMiddleware {
         if Self.openPaths.contains(request.uri.path) {
             return try await next(request, context)
         }
-        switch file.keys.authenticate(authorization: request.headers[.authorization]) {
+        guard let keys = file.keys else { throw Self.keysUnavailable(staleAfter: file.staleAfter) }
+        switch keys.authenticate(authorization: request.headers[.authorization]) {
         case .tenant(let tenant):
             var context = context
             context.tenant = tenant
@@ -31,6 +32,14 @@ struct AuthMiddleware: RouterMiddleware {
         case .invalid:
             throw Self.unauthorized("the credentials are not valid")
         }
+    }
+
+    /// The key file has been unreadable for too long: no key can be trusted, valid or not.
+    /// 503, not 401: the fault is the server's, and a client whose key is fine should retry
+    /// later rather than drop its credential (a 401 says that credential is wrong).
+    static func keysUnavailable(staleAfter: Duration) -> Problem {
+        .unavailable("the server cannot check API keys: its key file has been unreadable for more than \(staleAfter.components.seconds) s",
+                     retryAfterSeconds: 5)
     }
 
     static func unauthorized(_ detail: String) -> Problem {

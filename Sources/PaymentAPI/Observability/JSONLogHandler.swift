@@ -44,10 +44,42 @@ public struct JSONLogHandler: LogHandler {
             }
             line = writer.bytes
         case .text:
-            let fields = merged.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            line = Array("\(time) \(event.level.rawValue) \(event.message) \(fields)".utf8)
+            // Values carry client text (field names, currencies, keys): logfmt-quoted so
+            // none of it can start a line or pass for another field.
+            let fields = merged.sorted(by: { $0.key < $1.key })
+                .map { "\(Self.logfmt($0.key))=\(Self.logfmt("\($0.value)"))" }.joined(separator: " ")
+            line = Array("\(time) \(event.level.rawValue) \(Self.logfmt("\(event.message)")) \(fields)".utf8)
         }
         line.append(0x0A)
+        Self.write(line)
+    }
+
+    /// `text` as is when it is only printable ASCII without spaces, `"`, `\\` or `=`;
+    /// otherwise in double quotes with `"`, `\\` and every control character escaped.
+    /// Non-ASCII text stays readable: only C0, DEL and C1 controls and the Unicode line
+    /// and paragraph separators are escaped.
+    static func logfmt(_ text: String) -> String {
+        let isPlain = !text.isEmpty && text.utf8.allSatisfy { byte in
+            byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte != UInt8(ascii: "=")
+        }
+        if isPlain { return text }
+        var quoted = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": quoted += "\\\""
+            case "\\": quoted += "\\\\"
+            case "\n": quoted += "\\n"
+            case "\r": quoted += "\\r"
+            case "\t": quoted += "\\t"
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029:
+                quoted += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default: quoted.unicodeScalars.append(scalar)
+            }
+        }
+        return quoted + "\""
+    }
+
+    private static func write(_ line: [UInt8]) {
         // One write per record: lines from concurrent tasks never interleave, and nothing
         // waits in a stdio buffer when stdout is a pipe (as in a container).
         line.withUnsafeBytes { bytes in

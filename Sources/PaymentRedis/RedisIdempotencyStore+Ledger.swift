@@ -1,0 +1,57 @@
+import PaymentCore
+import RedisClient
+
+/// The ledger read: the count and totals from `pay:{u}:ledger`, a window of
+/// `pay:{u}:charges`, and the list's length, in one script.
+extension RedisIdempotencyStore {
+    public func ledger(for user: UserID, tenant: Tenant?, charges window: ChargeWindow) async throws -> Ledger {
+        let reply = try await client.evaluate(
+            LedgerScript.read,
+            keys: [.string(keys.ledger(user, tenant: tenant)), .string(keys.charges(user, tenant: tenant))],
+            arguments: [.integer(window.offset), .integer(window.lastIndex)]
+        )
+        guard let parts = reply.array, parts.count == 3, let flat = parts[0].array, flat.count.isMultiple(of: 2),
+              let chargesTotal = parts[1].int, let entries = parts[2].array
+        else { throw Self.unexpected("ledger", reply) }
+        var payments = 0
+        var totals: [String: Int64] = [:]
+        for index in stride(from: 0, to: flat.count, by: 2) {
+            guard let field = flat[index].string, let value = flat[index + 1].int else { throw Self.unexpected("ledger", reply) }
+            if field == "count" {
+                payments = value
+            } else if field.hasPrefix("total:") {
+                totals[String(field.dropFirst("total:".count))] = Int64(value)
+            }
+        }
+        let charges = try entries.map { entry in
+            guard let text = entry.string, let charge = Self.charge(text) else { throw Self.unexpected("ledger", reply) }
+            return charge
+        }
+        return Ledger(userID: user, payments: payments, totals: totals, chargesTotal: chargesTotal, charges: charges)
+    }
+
+    /// `"<payment_id> <amount_minor> <CUR> <idempotency key>"`, as `complete` writes it.
+    /// The key is last because it may hold spaces: everything after the third space is it.
+    static func charge(_ entry: String) -> Charge? {
+        let parts = entry.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 4, !parts[0].isEmpty, let amount = Int64(parts[1]), !parts[2].isEmpty, !parts[3].isEmpty else { return nil }
+        return Charge(paymentID: String(parts[0]), idempotencyKey: String(parts[3]), amountMinor: amount, currency: String(parts[2]))
+    }
+}
+
+/// `complete` changes the count, the totals and the charges list in one script; reading
+/// them in one script too means no `complete` lands between the reads, so the count
+/// always equals the list's length. (Separate commands, even pipelined, could see a
+/// charge in the list that the count does not have yet.) Both keys carry the user's hash
+/// tag, so in a cluster they are on one slot.
+///
+/// Not in `PaymentScripts.all`: payments do not need it, so readiness does not wait for
+/// it; `evaluate` loads it on first use (NOSCRIPT → SCRIPT LOAD).
+enum LedgerScript {
+    /// KEYS[1] ledger hash, KEYS[2] charges list. ARGV[1] first index, ARGV[2] last index
+    /// (LRANGE's, inclusive; computed in Swift, so Lua does no arithmetic on them).
+    /// Reply: {HGETALL of the ledger (flat), LLEN of the charges, LRANGE of the window}.
+    static let read = RedisScript("""
+        return {redis.call('HGETALL', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('LRANGE', KEYS[2], ARGV[1], ARGV[2])}
+        """)
+}
