@@ -368,9 +368,10 @@ check "replica b served payments (payment_requests_total > 0)" yes "$(payments_s
 # ---------------------------------------------------------------- Prometheus
 echo "== Prometheus after the Job's traffic"
 # Every documented metric from both containers with its labels, and every dashboard
-# query with data (the rates over the scrapes taken during the traffic).
+# query with data (the rates over the scrapes taken during the traffic). The containers
+# run with the key Secret mounted, so the API key metrics must be there (--auth).
 status=0
-prom_exec python3 scripts/prometheus-check.py "$PROM_URL" --targets 2 --deadline 60 \
+prom_exec python3 scripts/prometheus-check.py "$PROM_URL" --targets 2 --deadline 60 --auth \
     --expect "sum(payment_requests_total{namespace=\"$NAMESPACE\", outcome=\"succeeded\"})" \
     --expect "sum(payment_requests_total{namespace=\"$NAMESPACE\", outcome=\"replayed\"})" \
     >"$W/prometheus-check.txt" 2>&1 || status=$?
