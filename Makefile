@@ -8,7 +8,7 @@ SWIFT ?= swift
 # they measure.
 TIMING_SUITES := RedisPausedServerTests|RedisRestartedServerTests|WatchdogTests|RateLimitTests|RateLimitedHTTPTests
 
-.PHONY: deps build demo tour test e2e faults jitter bench bench-redis clean prometheus-e2e container-e2e fuzz fuzz-check
+.PHONY: deps build demo tour test e2e faults failover-e2e processor-e2e jitter bench bench-redis bench-wait clean prometheus-e2e container-e2e fuzz fuzz-check
 
 deps:
 	@scripts/install-deps.sh curl:curl jq:jq bc:bc python3:python3 nginx:nginx openssl:openssl pgrep:procps setpriv:util-linux
@@ -28,6 +28,8 @@ test: deps
 	@scripts/cluster-e2e.sh
 	@scripts/redlock-e2e.sh
 	@scripts/faults-e2e.sh
+	@scripts/failover-e2e.sh
+	@scripts/processor-e2e.sh
 	@scripts/hostile-e2e.sh
 	@FUZZ_SECONDS=25 scripts/fuzz.sh
 	@scripts/openapi-check.sh
@@ -52,11 +54,25 @@ e2e: deps
 	scripts/cluster-e2e.sh
 	scripts/redlock-e2e.sh
 
-# Fault injection: Redis down, killed, hung; payment-api SIGKILLed; work slower than its lease.
+# Fault injection: Redis down, killed, hung; payment-api SIGKILLed; work slower than its
+# lease; a failover with the replication link cut (REDIS_WAIT_REPLICAS on and off); the
+# HTTP processor with faults, lease takeovers and declines, verified three ways.
 faults: deps
 	$(SWIFT) build --product payment-api
 	$(SWIFT) build --product payment-simulator
 	scripts/faults-e2e.sh
+	scripts/failover-e2e.sh
+	scripts/processor-e2e.sh
+
+failover-e2e: deps
+	$(SWIFT) build --product payment-api
+	$(SWIFT) build --product payment-simulator
+	scripts/failover-e2e.sh
+
+processor-e2e: deps
+	$(SWIFT) build --product payment-api
+	$(SWIFT) build --product payment-simulator
+	scripts/processor-e2e.sh
 
 jitter: deps
 	$(SWIFT) build -c release --product payment-api
@@ -69,6 +85,10 @@ bench: deps
 
 bench-redis: deps
 	scripts/bench-redis-client.sh
+
+# What REDIS_WAIT_REPLICAS=1 costs a new payment (a master and a replica on loopback).
+bench-wait: deps
+	scripts/bench-wait.sh
 
 clean:
 	rm -rf .build

@@ -87,6 +87,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // The HTTP payment processor (PROCESSOR_URL): pooled connections, TLS.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             // Served at /openapi.yaml; `openapi.yaml` at the top of the repo links here.
             resources: [.copy("Resources/openapi.yaml")],
@@ -115,10 +118,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A payment processor for tests and demos (`payment-simulator --mode processor-double`):
+        // the processor contract of docs/processor.md, deduplicating by processor key, with
+        // faults injected on request. On SwiftNIO's HTTP/1 directly, so that a fault can drop
+        // the connection after charging.
+        .target(
+            name: "ProcessorDouble",
+            dependencies: [
+                "PaymentCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "payment-simulator",
             dependencies: [
                 "SimulatorCore",
+                "ProcessorDouble",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -176,6 +195,7 @@ let package = Package(
             dependencies: [
                 "PaymentAPI",
                 "PaymentCore",
+                "ProcessorDouble",
                 "RedisClient",
                 "RedisTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -188,7 +208,21 @@ let package = Package(
         ),
         .testTarget(
             name: "SimulatorCoreTests",
-            dependencies: ["SimulatorCore", "PaymentCore"],
+            // ProcessorDouble: its fake processor serves the double's own GET /charges JSON.
+            dependencies: ["SimulatorCore", "PaymentCore", "ProcessorDouble"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ProcessorDoubleTests",
+            dependencies: [
+                "ProcessorDouble",
+                "PaymentCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

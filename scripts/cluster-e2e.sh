@@ -148,6 +148,17 @@ check "simulator exits 0 after the rolling restart" 0 "$(cat "$status_file")"
 check "no lost or doubled payment" "0 0" "$(jq -r '"\(.verification.lost) \(.verification.double_charged)"' "$LIB_WORKDIR/rolling.json")"
 check "no payment left unconfirmed" 0 "$(jq .verification.unconfirmed "$LIB_WORKDIR/rolling.json")"
 
+echo "== REDIS_WAIT_REPLICAS=1 in cluster mode: each shard waits for its own replica"
+wait_port=$(free_port)
+start_api "$wait_port" REDIS_MODE=cluster REDIS_URL="$seeds" LOG_LEVEL=warning PAYMENT_FAILURE_RATE=0 \
+    RATE_LIMIT_CAPACITY=0 REDIS_WAIT_REPLICAS=1 REDIS_WAIT_TIMEOUT_MS=1000
+wait_pid=$API_PID
+wait_ready "$wait_port"
+status=$(simulate wait "$wait_port" -- --clients 16 --payments 300 --users 60 --duplicates 2 --max-attempts 4)
+check "WAIT=1: simulator exits 0" 0 "$status"
+check "WAIT=1: every payment confirmed once, on all 3 shards" "true lost 0 doubled 0 unconfirmed 0" "$(verification wait)"
+check "WAIT=1: no 503 (each master's replica acknowledged)" 0 "$(jq '.status_counts["503"] // 0' "$LIB_WORKDIR/wait.json")"
+
 echo "== master failover under load"
 victim=""
 for index in "${!redis_ports[@]}"; do
@@ -200,6 +211,32 @@ check "the probe saw the outage end (a 200 after the last failure)" true \
     "$(echo "$probe_summary" | jq '.recovered_after_event_ms != null')"
 check "new payments on those slots recovered within 10 s of the kill" true \
     "$(echo "$probe_summary" | jq '.recovered_after_event_ms != null and .recovered_after_event_ms < 10000')"
+
+# The promoted replica is a master without a replica now (the killed master stays down):
+# its shard cannot acknowledge, the others can.
+echo "== REDIS_WAIT_REPLICAS=1 after the failover: the shard without a replica says so"
+wait_ready "$wait_port"
+# A user whose slot is on a master that still has a connected replica: that master
+# answers OK to a key of that user (any other answers MOVED).
+other_user=""
+for port in "${redis_ports[@]}"; do
+    [ "$port" = "$victim_port" ] && continue
+    redis-cli -p "$port" role 2>/dev/null | head -1 | grep -q master || continue
+    [ "$(redis-cli -p "$port" info replication | tr -d '\r' | sed -n 's/^connected_slaves://p')" -gt 0 ] || continue
+    for n in $(seq 1 500); do
+        if [ "$(redis-cli -p "$port" set "{wait-other-$n}probe" 1)" = OK ]; then
+            redis-cli -p "$port" del "{wait-other-$n}probe" >/dev/null
+            other_user="wait-other-$n"
+            break 2
+        fi
+    done
+done
+answer=$(pay "$wait_port" "{\"user_id\":\"${probe_users[0]}\",\"amount\":1,\"idempotency_key\":\"wait-after-failover\"}")
+check "a payment on the shard without a replica: 503 outcome-unknown" "503 /problems/outcome-unknown" \
+    "${answer%% *} $(jq -r .type "$LIB_WORKDIR/response")"
+answer=$(pay "$wait_port" "{\"user_id\":\"$other_user\",\"amount\":1,\"idempotency_key\":\"wait-after-failover\"}")
+check "a payment on a shard with its replica: 200" "200" "${answer%% *}"
+kill -TERM "$wait_pid"; wait "$wait_pid" || true
 
 echo "== global bucket shared by the 3 replicas"
 for pid in "${API_PIDS[@]}"; do kill -TERM "$pid"; done

@@ -51,6 +51,9 @@ METRICS = {
     # Same lists, AUTH_ONLY, no label.
     "api_keys_file_valid": ("gauge", []),
     "api_keys_active": ("gauge", []),
+    # Same lists, PROCESSOR_ONLY; label from docs/processor.md (metrics): {outcome}.
+    "processor_requests_total": ("counter", ["outcome"]),
+    "processor_request_duration_seconds": ("histogram", ["outcome"]),
 }
 # DESIGN.md's "Metrics (contract names)" is the contract that outside checks rely on; it
 # is not ours to edit (../shared is read-only), so it must name each of these and nothing
@@ -63,11 +66,13 @@ CONTRACT = {"payment_requests_total", "payment_requests_failed", "http_server_re
 # Exported only by a server with API_KEYS_FILE: the live check wants them with --auth and
 # none without (a server without keys must not feed the key-file alerts).
 AUTH_ONLY = {"api_keys_reload_failures_total", "api_keys_file_valid", "api_keys_active"}
+# Exported only by a server with PROCESSOR_URL (--processor), likewise.
+PROCESSOR_ONLY = {"processor_requests_total", "processor_request_duration_seconds"}
 # What the ServiceMonitor's scrape adds to every series (the Operator's relabelling).
 SCRAPE_LABELS = ["job", "namespace", "service", "pod", "instance"]
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
 # Metric-looking names in the docs: these prefixes, with braces or a metric's ending.
-METRIC_PREFIXES = ("payment_", "http_server_", "http_inflight", "redis_", "rate_limit_", "api_keys_")
+METRIC_PREFIXES = ("payment_", "http_server_", "http_inflight", "redis_", "rate_limit_", "api_keys_", "processor_")
 METRIC_ENDINGS = ("_total", "_seconds", "_bucket", "_count", "_sum", "_info", "_requests", "_failed", "_valid", "_active")
 
 passed = 0
@@ -330,7 +335,7 @@ def metric_check(prom, name, kind, labels, selector, pods, window):
     return attempt
 
 
-def absent_check(prom, name, selector, pods, window):
+def absent_check(prom, name, selector, pods, window, setting):
     """No series of `name`, from targets that were scraped (their payment_build_info is there)."""
     def attempt():
         start = str(time.time() - window)
@@ -339,8 +344,8 @@ def absent_check(prom, name, selector, pods, window):
             return False, f"pods {sorted(pods() - scraped) or 'none'} not scraped yet"
         series = prom.get("/api/v1/series", **{"match[]": f"{name}{{{selector}}}", "start": start})
         if series:
-            return False, f"{len(series)} series from a server without API_KEYS_FILE"
-        return True, f"none from {len(scraped)} pods without API_KEYS_FILE (--auth checks them with it)"
+            return False, f"{len(series)} series from a server without {setting}"
+        return True, f"none from {len(scraped)} pods without {setting} (a flag of this script checks them with it)"
     return attempt
 
 
@@ -403,8 +408,11 @@ def live(args):
     checks = [Check(f"targets of {args.namespace}/{args.service}", targets)]
     for name, (kind, labels) in METRICS.items():
         shown = f"{name}{{{','.join(labels)}}}" if labels else name
-        if name in AUTH_ONLY and not args.auth:
-            checks.append(Check(f"metric {shown} absent", absent_check(prom, name, selector, lambda: state["pods"], args.window)))
+        setting = ("API_KEYS_FILE" if name in AUTH_ONLY and not args.auth
+                   else "PROCESSOR_URL" if name in PROCESSOR_ONLY and not args.processor else None)
+        if setting:
+            checks.append(Check(f"metric {shown} absent",
+                                absent_check(prom, name, selector, lambda: state["pods"], args.window, setting)))
             continue
         checks.append(Check(f"metric {shown} ({kind})",
                             metric_check(prom, name, kind, labels, selector, lambda: state["pods"], args.window)))
@@ -463,6 +471,8 @@ def main():
     parser.add_argument("--targets", type=int, default=1, help="targets that must be up")
     parser.add_argument("--auth", action="store_true",
                         help="the targets run with API_KEYS_FILE: the key-file metrics must be there (else: absent)")
+    parser.add_argument("--processor", action="store_true",
+                        help="the targets run with PROCESSOR_URL: the processor metrics must be there (else: absent)")
     parser.add_argument("--var", action="append", default=[], help="NAME=VALUE for a template variable")
     parser.add_argument("--rate-interval", default="1m", help="$__rate_interval")
     parser.add_argument("--step", default="5s", help="query_range step and $__interval")

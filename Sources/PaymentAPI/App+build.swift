@@ -37,16 +37,43 @@ public func buildApplication(
             "nodes": "\(nodes.count)", "node_timeout": "\(configuration.redlockNodes[0].commandTimeout)",
         ])
     }
+    // WAIT blocks its connection: the acknowledged commits get a client of their own,
+    // whose deadline covers the WAIT timeout (ReplicaAcknowledgement).
+    var acknowledgement: ReplicaAcknowledgement?
+    if configuration.waitReplicas > 0 {
+        var ackConfiguration = configuration.redis
+        ackConfiguration.commandTimeout = configuration.redis.commandTimeout + configuration.waitTimeout
+        ackConfiguration.connectionsPerNode = configuration.waitConnections
+        let client = try RedisClient(configuration: ackConfiguration, logger: logger, metricsFactory: factory)
+        acknowledgement = ReplicaAcknowledgement(client: client, replicas: configuration.waitReplicas, timeout: configuration.waitTimeout)
+        logger.info("replica acknowledgements on", metadata: [
+            "replicas": "\(configuration.waitReplicas)", "timeout": "\(configuration.waitTimeout)",
+            "connections": "\(configuration.waitConnections)",
+        ])
+    }
+    let processor: any PaymentProcessor
+    var httpProcessor: HTTPPaymentProcessor?
+    if let processorConfiguration = configuration.processor {
+        let http = try HTTPPaymentProcessor(configuration: processorConfiguration, metricsFactory: factory, logger: logger)
+        logger.info("processor over HTTP", metadata: [
+            "url": "\(processorConfiguration.chargesURL)", "timeout": "\(processorConfiguration.timeout)",
+            "token": "\(processorConfiguration.tokenFile != nil)",
+        ])
+        (processor, httpProcessor) = (http, http)
+    } else {
+        processor = SimulatedProcessor(failureRate: configuration.paymentFailureRate, latency: configuration.paymentLatency)
+    }
     let service = PaymentService(
-        store: RedisIdempotencyStore(client: redis),
-        processor: SimulatedProcessor(failureRate: configuration.paymentFailureRate, latency: configuration.paymentLatency),
+        store: RedisIdempotencyStore(client: redis, acknowledgement: acknowledgement),
+        processor: processor,
         globalRateLimiter: configuration.globalRateLimit.map { RedisRateLimiter(client: redis, policy: $0) },
         keyLock: redlock,
         settings: .init(
             lease: configuration.lockLease,
             retention: configuration.idempotencyTTL,
             userRateLimit: configuration.userRateLimit,
-            watchdog: watchdog && configuration.leaseWatchdog
+            watchdog: watchdog && configuration.leaseWatchdog,
+            identitySecret: configuration.identitySecret
         )
     )
     if !configuration.leaseWatchdog {
@@ -55,6 +82,8 @@ public func buildApplication(
 
     // The lock nodes close with the data store, after the HTTP server has stopped.
     var services: [any Service] = [redis] + (redlock?.nodes ?? [])
+    if let acknowledgement { services.append(acknowledgement.client) }
+    if let httpProcessor { services.append(httpProcessor) }
     services.append(ReadinessMonitor(redis: redis, redlock: redlock, readiness: readiness, logger: logger))
     var keyFile: APIKeyFile?
     if let path = configuration.apiKeysFile, let keys = configuration.apiKeys {

@@ -15,6 +15,16 @@ public struct AppConfiguration: Sendable {
     public var idempotencyTTL: Duration = .seconds(86_400)
     public var userRateLimit: RateLimitPolicy? = RateLimitPolicy(name: "user", capacity: 10, refillPerSecond: 10)
     public var globalRateLimit: RateLimitPolicy?
+    /// `REDIS_WAIT_REPLICAS`: replicas that must acknowledge a payment before its 200; 0: the master alone.
+    public var waitReplicas = 0
+    /// `REDIS_WAIT_TIMEOUT_MS`: how long a payment waits for them before it answers 503 outcome unknown.
+    public var waitTimeout: Duration = .milliseconds(1_000)
+    /// `REDIS_WAIT_CONNECTIONS`: the connections per node that carry (commit, WAIT) pairs.
+    public var waitConnections = 8
+    /// `PROCESSOR_URL` and its settings; nil: the in-process simulated processor.
+    public var processor: ProcessorConfiguration?
+    /// `PROCESSOR_KEY_SECRET_FILE`: the HMAC key of payment ids and processor keys.
+    public var identitySecret: PaymentIdentity.Secret = .unset
     public var paymentFailureRate = 0.3
     public var paymentLatency: Duration = .zero
     public var maxBodyBytes = 16_384
@@ -93,6 +103,32 @@ public struct AppConfiguration: Sendable {
         globalRateLimit = try reader.bucket(
             "GLOBAL_RATE_LIMIT_CAPACITY", "GLOBAL_RATE_LIMIT_REFILL_PER_SECOND", name: "global", defaultCapacity: 0, defaultRefill: 0
         )
+        waitReplicas = try reader.integer("REDIS_WAIT_REPLICAS", default: 0, in: 0...64)
+        waitTimeout = .milliseconds(try reader.integer("REDIS_WAIT_TIMEOUT_MS", default: 1_000, in: 1...60_000))
+        waitConnections = try reader.integer("REDIS_WAIT_CONNECTIONS", default: 8, in: 1...256)
+        if let url = reader.string("PROCESSOR_URL") {
+            do throws(ProcessorURLError) {
+                processor = try ProcessorConfiguration(url: url)
+            } catch {
+                throw ConfigurationError(variable: "PROCESSOR_URL", message: error.message)
+            }
+            processor?.timeout = .milliseconds(try reader.integer("PROCESSOR_TIMEOUT_MS", default: 2_000, in: 1...600_000))
+            processor?.maxConnections = try reader.integer("PROCESSOR_MAX_CONNECTIONS", default: 64, in: 1...4_096)
+            processor?.tokenFile = try reader.readableFile("PROCESSOR_TOKEN_FILE")
+            processor?.caFile = try reader.readableFile("PROCESSOR_TLS_CA_FILE")
+        } else {
+            for name in ["PROCESSOR_TIMEOUT_MS", "PROCESSOR_MAX_CONNECTIONS", "PROCESSOR_TOKEN_FILE", "PROCESSOR_TLS_CA_FILE"]
+            where reader.string(name) != nil {
+                throw ConfigurationError(variable: name, message: "has no effect without PROCESSOR_URL")
+            }
+        }
+        if let path = try reader.readableFile("PROCESSOR_KEY_SECRET_FILE") {
+            let bytes = Array(FileManager.default.contents(atPath: path) ?? Data())
+            guard bytes.count >= 16 else {
+                throw ConfigurationError(variable: "PROCESSOR_KEY_SECRET_FILE", message: "must hold at least 16 bytes, has \(bytes.count)")
+            }
+            identitySecret = PaymentIdentity.Secret(bytes: bytes)
+        }
         paymentFailureRate = try reader.probability("PAYMENT_FAILURE_RATE", default: 0.3)
         paymentLatency = .milliseconds(try reader.integer("PAYMENT_LATENCY_MS", default: 0, in: 0...600_000))
         maxBodyBytes = try reader.integer("MAX_BODY_BYTES", default: 16_384, in: 64...10_485_760)
@@ -185,18 +221,21 @@ private struct VariableReader {
         return value
     }
 
-    /// `REDIS_TLS_CA_FILE`, `REDIS_TLS_CERT_FILE`, `REDIS_TLS_KEY_FILE`: files that must be
-    /// readable now, so that a wrong mount fails the start rather than every connection.
-    func tls() throws(ConfigurationError) -> RedisTLSConfiguration {
-        func file(_ name: String) throws(ConfigurationError) -> String? {
-            guard let path = string(name) else { return nil }
-            guard FileManager.default.isReadableFile(atPath: path) else {
-                throw ConfigurationError(variable: name, message: "names a file that cannot be read: \"\(path)\"")
-            }
-            return path
+    /// A file that must be readable now, so that a wrong mount fails the start rather
+    /// than every request.
+    func readableFile(_ name: String) throws(ConfigurationError) -> String? {
+        guard let path = string(name) else { return nil }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw ConfigurationError(variable: name, message: "names a file that cannot be read: \"\(path)\"")
         }
+        return path
+    }
+
+    /// `REDIS_TLS_CA_FILE`, `REDIS_TLS_CERT_FILE`, `REDIS_TLS_KEY_FILE`.
+    func tls() throws(ConfigurationError) -> RedisTLSConfiguration {
         let tls = RedisTLSConfiguration(
-            caFile: try file("REDIS_TLS_CA_FILE"), certificateFile: try file("REDIS_TLS_CERT_FILE"), keyFile: try file("REDIS_TLS_KEY_FILE")
+            caFile: try readableFile("REDIS_TLS_CA_FILE"), certificateFile: try readableFile("REDIS_TLS_CERT_FILE"),
+            keyFile: try readableFile("REDIS_TLS_KEY_FILE")
         )
         guard (tls.certificateFile == nil) == (tls.keyFile == nil) else {
             throw ConfigurationError(variable: "REDIS_TLS_KEY_FILE", message: "and REDIS_TLS_CERT_FILE must be set together")

@@ -11,13 +11,19 @@ public struct Problem: Error, Sendable, CustomStringConvertible {
     public let title: String
     public let detail: String
     public var headers: HTTPFields
+    /// Members beyond RFC 9457's, as strings (`payment_id`).
+    public var members: [(name: String, value: String)]
 
-    public init(_ status: HTTPResponse.Status, slug: String, title: String, detail: String, headers: HTTPFields = [:]) {
+    public init(
+        _ status: HTTPResponse.Status, slug: String, title: String, detail: String, headers: HTTPFields = [:],
+        members: [(name: String, value: String)] = []
+    ) {
         self.status = status
         self.slug = slug
         self.title = title
         self.detail = detail
         self.headers = headers
+        self.members = members
     }
 
     public var description: String { "\(status.code) \(slug): \(detail)" }
@@ -29,6 +35,7 @@ public struct Problem: Error, Sendable, CustomStringConvertible {
             object.field("title", string: title)
             object.field("status", integer: Int64(status.code))
             object.field("detail", string: detail)
+            for member in members { object.field(member.name, string: member.value) }
             if !requestID.isEmpty { object.field("request_id", string: requestID) }
         }
         var headers = self.headers

@@ -9,23 +9,26 @@ public enum PaymentOutcome: Sendable, Hashable {
     /// The key was used by this user for another amount or currency.
     case fingerprintMismatch
     case rateLimited(RateLimitStatus, retryAfterMilliseconds: Int)
+    /// The processor declined: a final answer (402), stored and replayed; nothing charged.
+    case declined(StoredResponse, rateLimit: RateLimitStatus?)
     /// The processor failed transiently: nothing stored. `keyReleased` is false when the
     /// release itself failed: the key is then held until its lease ends.
     case processorFailed(String, keyReleased: Bool)
-    /// The work outlived its lease: nothing was committed; a retry decides.
+    /// The work outlived its lease: this attempt recorded nothing; a retry decides (with
+    /// the same processor key, so the processor charges at most once).
     case leaseLost
     /// Redis could not be reached or answered too late: idempotency fails closed.
     case unavailable(String)
-    /// The processor charged, but whether `complete` committed is unknown (its reply
-    /// was lost): the payment may or may not be recorded. A retry with the same key
-    /// finds out: it replays if it was, and runs once if it was not.
-    case outcomeUnknown(String)
+    /// Whether the payment happened cannot be known now. A retry with the same key finds
+    /// out: it replays if it was recorded, and runs once if it was not.
+    case outcomeUnknown(UnknownOutcome)
 
     /// The `outcome` label of `payment_requests_total`.
     public var label: String {
         switch self {
         case .succeeded: "succeeded"
         case .replayed: "replayed"
+        case .declined: "declined"
         case .inFlight: "in_flight"
         case .fingerprintMismatch: "fingerprint_mismatch"
         case .rateLimited: "rate_limited"
@@ -33,6 +36,36 @@ public enum PaymentOutcome: Sendable, Hashable {
         case .leaseLost: "lease_lost"
         case .unavailable: "unavailable"
         case .outcomeUnknown: "outcome_unknown"
+        }
+    }
+}
+
+/// Why an outcome is unknown, and the payment id the processor and a later receipt use.
+public struct UnknownOutcome: Sendable, Hashable {
+    public enum Cause: Sendable, Hashable {
+        /// The reply of `complete` was lost: it may have committed.
+        case recordUnconfirmed(String)
+        /// Recorded on the master, but not acknowledged by enough replicas in time.
+        case notReplicated(ReplicaShortfall)
+        /// The processor may have charged (5xx, timeout, dropped connection); the key was
+        /// released unless `keyReleased` is false.
+        case processor(String, keyReleased: Bool)
+    }
+
+    public let cause: Cause
+    public let paymentID: String
+
+    public init(_ cause: Cause, paymentID: String) {
+        self.cause = cause
+        self.paymentID = paymentID
+    }
+
+    /// For the log line: what happened, without the client's data.
+    public var reason: String {
+        switch cause {
+        case .recordUnconfirmed(let message): "complete: \(message)"
+        case .notReplicated(let shortfall): "\(shortfall.acknowledged) of \(shortfall.required) replicas acknowledged"
+        case .processor(let message, _): "processor: \(message)"
         }
     }
 }

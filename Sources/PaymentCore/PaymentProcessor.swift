@@ -1,18 +1,41 @@
 /// The payment processor that moves the money. Its work runs while the key's lease is
-/// held; `fence` lets a real processor refuse a writer whose lease was taken over.
+/// held.
 public protocol PaymentProcessor: Sendable {
-    func charge(_ request: PaymentRequest, paymentID: String, fence: Int64) async throws(ProcessorError)
+    func charge(_ charge: ProcessorCharge) async -> ProcessorResult
 }
 
-/// A failure the processor reports as transient: nothing was charged, a retry may succeed.
-public struct ProcessorError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+/// What one attempt asks the processor to charge.
+public struct ProcessorCharge: Sendable, Hashable {
+    public let request: PaymentRequest
+    /// Stable per logical payment: the processor's idempotency key and reference.
+    public let identity: PaymentIdentity
+    /// This attempt's fencing token, above every earlier attempt's on the key.
+    public let fence: Int64
+
+    public init(request: PaymentRequest, identity: PaymentIdentity, fence: Int64) {
+        self.request = request
+        self.identity = identity
+        self.fence = fence
+    }
+}
+
+/// What the processor said, and so what we may tell the client.
+public enum ProcessorResult: Sendable, Hashable {
+    /// Charged (now, or by an earlier attempt with the same processor key).
+    case charged(chargeID: String?)
+    /// Declined: final for this payment, nothing was charged.
+    case declined(code: String, message: String)
+    /// The processor is still working on this processor key (an earlier attempt).
+    case busy(retryAfterMilliseconds: Int)
+    /// Known not to have charged: a retry may succeed.
+    case failed(String)
+    /// It may or may not have charged (5xx, timeout, a dropped connection). A retry asks
+    /// again with the same processor key, so it cannot charge twice.
+    case unknown(String)
 }
 
 /// Stands in for a card network: waits `latency`, then fails with probability
-/// `failureRate` (the original service's 30%).
+/// `failureRate` (the original service's 30%), knowing it charged nothing.
 public struct SimulatedProcessor: PaymentProcessor {
     public let failureRate: Double
     public let latency: Duration
@@ -25,16 +48,17 @@ public struct SimulatedProcessor: PaymentProcessor {
         self.random = random
     }
 
-    public func charge(_ request: PaymentRequest, paymentID: String, fence: Int64) async throws(ProcessorError) {
+    public func charge(_ charge: ProcessorCharge) async -> ProcessorResult {
         if latency > .zero {
             do {
                 try await Task.sleep(for: latency)
             } catch {
-                throw ProcessorError("processing was cancelled")
+                return .failed("processing was cancelled")
             }
         }
         if random() < failureRate {
-            throw ProcessorError("simulated transient processor failure")
+            return .failed("simulated transient processor failure")
         }
+        return .charged(chargeID: nil)
     }
 }

@@ -17,12 +17,18 @@ public struct PaymentService: Sendable {
         /// Extends the lease every third of it while the processor runs. Only tests turn
         /// it off, to prove that work which outlives its lease cannot commit.
         public var watchdog: Bool
+        /// The HMAC key of payment ids and processor keys (`PROCESSOR_KEY_SECRET_FILE`).
+        public var identitySecret: PaymentIdentity.Secret
 
-        public init(lease: Duration, retention: Duration, userRateLimit: RateLimitPolicy?, watchdog: Bool = true) {
+        public init(
+            lease: Duration, retention: Duration, userRateLimit: RateLimitPolicy?, watchdog: Bool = true,
+            identitySecret: PaymentIdentity.Secret = .unset
+        ) {
             self.lease = lease
             self.retention = retention
             self.userRateLimit = userRateLimit
             self.watchdog = watchdog
+            self.identitySecret = identitySecret
         }
     }
 
@@ -91,7 +97,7 @@ public struct PaymentService: Sendable {
         }
         switch begun {
         case .replay(let response, let rateLimit):
-            return .replayed(response, rateLimit: rateLimit)
+            return await replay(request, response: response, rateLimit: rateLimit)
         case .fingerprintMismatch:
             return .fingerprintMismatch
         case .inFlight(let retryAfter):
@@ -103,22 +109,56 @@ public struct PaymentService: Sendable {
         }
     }
 
-    private func execute(_ request: PaymentRequest, lease: Lease, quorumLock: HeldQuorumLock?, rateLimit: RateLimitStatus?) async -> PaymentOutcome {
-        let paymentID = Self.paymentID()
-        let processed: Result<Void, ProcessorError> = await withLeaseKept(request, lease: lease, quorumLock: quorumLock) {
-            do throws(ProcessorError) {
-                try await processor.charge(request, paymentID: paymentID, fence: lease.fence)
-                return .success(())
-            } catch {
-                return .failure(error)
-            }
+    /// A stored answer is given again only once it is on the replicas required: a replay
+    /// of a write a failover could still lose would be a 200 that does not survive.
+    private func replay(_ request: PaymentRequest, response: StoredResponse, rateLimit: RateLimitStatus?) async -> PaymentOutcome {
+        let paymentID = PaymentIdentity(for: request, secret: settings.identitySecret).paymentID
+        let check: ReplayCheck
+        do {
+            check = try await store.confirmReplay(request)
+        } catch {
+            return .outcomeUnknown(UnknownOutcome(.recordUnconfirmed("replicas of the replayed record: \(error)"), paymentID: paymentID))
         }
+        switch check {
+        case .confirmed:
+            return .replayed(response, rateLimit: rateLimit)
+        case .notReplicated(let shortfall):
+            return .outcomeUnknown(UnknownOutcome(.notReplicated(shortfall), paymentID: paymentID))
+        case .gone:
+            return .outcomeUnknown(UnknownOutcome(.recordUnconfirmed("the replayed record is gone"), paymentID: paymentID))
+        }
+    }
 
-        if case .failure(let error) = processed {
+    private func execute(_ request: PaymentRequest, lease: Lease, quorumLock: HeldQuorumLock?, rateLimit: RateLimitStatus?) async -> PaymentOutcome {
+        let identity = PaymentIdentity(for: request, secret: settings.identitySecret)
+        let charge = ProcessorCharge(request: request, identity: identity, fence: lease.fence)
+        let processor = self.processor
+        let result = await withLeaseKept(request, lease: lease, quorumLock: quorumLock) { await processor.charge(charge) }
+
+        let response: StoredResponse
+        let charged: Bool
+        switch result {
+        case .charged:
+            let receipt = PaymentReceipt(paymentID: identity.paymentID, request: request, createdAt: Self.timestamp())
+            (response, charged) = (StoredResponse(status: 200, body: receipt.json), true)
+        case .declined(let code, let message):
+            let decline = PaymentDecline(paymentID: identity.paymentID, request: request, code: code, message: message)
+            (response, charged) = (StoredResponse(status: PaymentDecline.status, body: decline.json), false)
+        case .busy(let retryAfter):
+            // An earlier attempt is still at the processor: release ours so the client's
+            // retry, after it, finds the processor's answer.
+            _ = try? await store.abort(request, lease: lease)
+            return .inFlight(retryAfterMilliseconds: retryAfter)
+        case .failed(let message):
             // Release the key so the client's retry can run at once. If Redis is gone
             // the record expires with its lease instead, and the answer says so.
             let released = (try? await store.abort(request, lease: lease)) ?? false
-            return .processorFailed(error.message, keyReleased: released)
+            return .processorFailed(message, keyReleased: released)
+        case .unknown(let message):
+            // It may have charged. Releasing the key is still right: the retry asks the
+            // processor again with the same processor key, which charges at most once.
+            let released = (try? await store.abort(request, lease: lease)) ?? false
+            return .outcomeUnknown(UnknownOutcome(.processor(message, keyReleased: released), paymentID: identity.paymentID))
         }
 
         if let quorumLock, !quorumLock.isValid {
@@ -129,17 +169,21 @@ public struct PaymentService: Sendable {
             return .leaseLost
         }
 
-        let receipt = PaymentReceipt(paymentID: paymentID, request: request, createdAt: Self.timestamp())
-        let response = StoredResponse(status: 200, body: receipt.json)
         do {
-            switch try await store.complete(request, lease: lease, response: response, paymentID: paymentID, retention: settings.retention) {
-            case .committed: return .succeeded(response, rateLimit: rateLimit)
-            case .leaseLost: return .leaseLost
+            switch try await store.complete(
+                request, lease: lease, response: response, charge: charged ? identity.paymentID : nil, retention: settings.retention
+            ) {
+            case .committed:
+                return charged ? .succeeded(response, rateLimit: rateLimit) : .declined(response, rateLimit: rateLimit)
+            case .notReplicated(let shortfall):
+                return .outcomeUnknown(UnknownOutcome(.notReplicated(shortfall), paymentID: identity.paymentID))
+            case .leaseLost:
+                return .leaseLost
             }
         } catch {
             // Unknown whether it committed. A retry with the same key finds out: it
             // replays if it did, and runs again after the lease if it did not.
-            return .outcomeUnknown("complete: \(error)")
+            return .outcomeUnknown(UnknownOutcome(.recordUnconfirmed("\(error)"), paymentID: identity.paymentID))
         }
     }
 
@@ -170,10 +214,6 @@ public struct PaymentService: Sendable {
         return (0..<2).map { _ in generator.next() as UInt64 }.flatMap { word in
             (0..<8).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) }
         }.hexString
-    }
-
-    static func paymentID() -> String {
-        "pay_" + randomToken()
     }
 
     static func timestamp() -> String {

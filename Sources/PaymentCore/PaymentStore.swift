@@ -83,8 +83,30 @@ public enum BeginResult: Sendable, Hashable {
 
 public enum CompleteResult: Sendable, Hashable {
     case committed
+    /// Committed on the master, but fewer replicas than required acknowledged it in time
+    /// (`REDIS_WAIT_REPLICAS`): a failover now could lose it.
+    case notReplicated(ReplicaShortfall)
     /// The lease expired or was taken over: nothing was written.
     case leaseLost
+}
+
+/// Whether a replayed record is on as many replicas as required.
+public enum ReplayCheck: Sendable, Hashable {
+    case confirmed
+    case notReplicated(ReplicaShortfall)
+    /// The record is no longer there (it expired, or a failover lost it).
+    case gone
+}
+
+/// How many replicas acknowledged a write, of how many required.
+public struct ReplicaShortfall: Sendable, Hashable {
+    public let acknowledged: Int
+    public let required: Int
+
+    public init(acknowledged: Int, required: Int) {
+        self.acknowledged = acknowledged
+        self.required = required
+    }
 }
 
 /// Idempotency records, which are also the per-key locks, and the ledger. Every method
@@ -95,8 +117,13 @@ public protocol IdempotencyStore: Sendable {
     /// record and, if there is none, creates it in flight under a new lease whose fence
     /// is above every fence this key had in the last `retention`.
     func begin(_ request: PaymentRequest, owner: String, lease: Duration, retention: Duration, rateLimit: RateLimitPolicy?) async throws -> BeginResult
-    /// Stores the response and charges the ledger, together, only if `lease` still holds.
-    func complete(_ request: PaymentRequest, lease: Lease, response: StoredResponse, paymentID: String, retention: Duration) async throws -> CompleteResult
+    /// Stores the response and, with a `charge` payment id, charges the ledger, together,
+    /// only if `lease` still holds; nil stores a final answer that charged nothing (a
+    /// decline). With replicas required, committed means acknowledged by them too.
+    func complete(_ request: PaymentRequest, lease: Lease, response: StoredResponse, charge paymentID: String?, retention: Duration) async throws -> CompleteResult
+    /// Before a replay is answered: is the stored record on as many replicas as required?
+    /// A store that requires none answers `.confirmed` without any I/O.
+    func confirmReplay(_ request: PaymentRequest) async throws -> ReplayCheck
     /// Deletes the in-flight record if `lease` still holds, so a retry can run at once;
     /// true when it did.
     @discardableResult

@@ -84,16 +84,33 @@ public enum PaymentScripts {
 
     /// KEYS[1] idempotency record, KEYS[2] ledger, KEYS[3] charges list.
     /// ARGV[1] owner, ARGV[2] fence, ARGV[3] status, ARGV[4] body, ARGV[5] retention s,
-    /// ARGV[6] currency, ARGV[7] amount minor, ARGV[8] payment id, ARGV[9] idempotency key.
-    /// Reply: 1 committed (record done and ledger charged, together), 0 lease lost.
+    /// ARGV[6] currency, ARGV[7] amount minor, ARGV[8] payment id ('' for a final answer
+    /// that charged nothing: a decline), ARGV[9] idempotency key.
+    /// Reply: 1 committed (record done and, with a payment id, ledger charged, together),
+    /// 0 lease lost.
     public static let complete = RedisScript(leaseFunction + """
         if not holds(KEYS[1], ARGV[1], ARGV[2]) then return 0 end
         redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[3], 'body', ARGV[4])
         redis.call('HDEL', KEYS[1], 'owner')
         redis.call('EXPIRE', KEYS[1], ARGV[5])
-        redis.call('HINCRBY', KEYS[2], 'count', 1)
-        redis.call('HINCRBY', KEYS[2], 'total:' .. ARGV[6], ARGV[7])
-        redis.call('RPUSH', KEYS[3], ARGV[8] .. ' ' .. ARGV[7] .. ' ' .. ARGV[6] .. ' ' .. ARGV[9])
+        if ARGV[8] ~= '' then
+          redis.call('HINCRBY', KEYS[2], 'count', 1)
+          redis.call('HINCRBY', KEYS[2], 'total:' .. ARGV[6], ARGV[7])
+          redis.call('RPUSH', KEYS[3], ARGV[8] .. ' ' .. ARGV[7] .. ' ' .. ARGV[6] .. ' ' .. ARGV[9])
+        end
+        return 1
+        """)
+
+    /// KEYS[1] idempotency record. Before a replay with replicas required: rewrites the
+    /// record's remaining TTL, unchanged, so that this connection has written after the
+    /// record did and the WAIT sent after this script covers the record itself (WAIT
+    /// counts only the writes of its own connection).
+    /// Reply: 1 the record is done, 0 it is not there (expired, or lost in a failover).
+    public static let confirmReplay = RedisScript("""
+        if redis.call('HGET', KEYS[1], 'state') ~= 'done' then return 0 end
+        local ttl = redis.call('PTTL', KEYS[1])
+        if ttl <= 0 then return 0 end
+        redis.call('PEXPIRE', KEYS[1], ttl)
         return 1
         """)
 
@@ -126,7 +143,7 @@ public enum PaymentScripts {
         return take_token(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), now_ms())
         """)
 
-    public static let all = [begin, complete, abort, extend, tokenBucket]
+    public static let all = [begin, complete, abort, extend, tokenBucket, confirmReplay]
 
     /// Loads every script that some node does not have yet (after a restart or a
     /// failover); in cluster mode on every master, since a key may live on any of them.

@@ -6,10 +6,13 @@ import RedisClient
 public struct RedisIdempotencyStore: IdempotencyStore {
     public let client: RedisClient
     public let keys: PaymentKeys
+    /// nil: a commit is acknowledged by the master alone (`REDIS_WAIT_REPLICAS=0`).
+    public let acknowledgement: ReplicaAcknowledgement?
 
-    public init(client: RedisClient, keys: PaymentKeys = PaymentKeys()) {
+    public init(client: RedisClient, keys: PaymentKeys = PaymentKeys(), acknowledgement: ReplicaAcknowledgement? = nil) {
         self.client = client
         self.keys = keys
+        self.acknowledgement = acknowledgement
     }
 
     public func begin(_ request: PaymentRequest, owner: String, lease: Duration, retention: Duration, rateLimit: RateLimitPolicy?) async throws -> BeginResult {
@@ -54,8 +57,8 @@ public struct RedisIdempotencyStore: IdempotencyStore {
         }
     }
 
-    public func complete(_ request: PaymentRequest, lease: Lease, response: StoredResponse, paymentID: String, retention: Duration) async throws -> CompleteResult {
-        let reply = try await client.evaluate(
+    public func complete(_ request: PaymentRequest, lease: Lease, response: StoredResponse, charge paymentID: String?, retention: Duration) async throws -> CompleteResult {
+        let (reply, shortfall) = try await evaluateAcknowledged(
             PaymentScripts.complete,
             keys: [
                 .string(keys.idempotency(request)), .string(keys.ledger(request.userID, tenant: request.tenant)),
@@ -64,14 +67,41 @@ public struct RedisIdempotencyStore: IdempotencyStore {
             arguments: [
                 .string(lease.owner), .integer(Int(lease.fence)), .integer(response.status), .bytes(ByteBuffer(bytes: response.body)),
                 .integer(Int(retention.components.seconds)), .string(request.currency.code), .integer(Int(request.amountMinor)),
-                .string(paymentID), .string(request.idempotencyKey.value),
+                .string(paymentID ?? ""), .string(request.idempotencyKey.value),
             ]
         )
         switch reply {
-        case .integer(1): return .committed
+        case .integer(1): return shortfall.map(CompleteResult.notReplicated) ?? .committed
         case .integer(0): return .leaseLost
         default: throw Self.unexpected("complete", reply)
         }
+    }
+
+    public func confirmReplay(_ request: PaymentRequest) async throws -> ReplayCheck {
+        guard acknowledgement != nil else { return .confirmed }
+        let (reply, shortfall) = try await evaluateAcknowledged(
+            PaymentScripts.confirmReplay, keys: [.string(keys.idempotency(request))], arguments: []
+        )
+        switch reply {
+        case .integer(1): return shortfall.map(ReplayCheck.notReplicated) ?? .confirmed
+        case .integer(0): return .gone
+        default: throw Self.unexpected("confirm replay", reply)
+        }
+    }
+
+    /// A script, and with replicas required its WAIT on the acknowledgement client; the
+    /// shortfall when fewer replicas than required acknowledged it in time.
+    private func evaluateAcknowledged(
+        _ script: RedisScript, keys: [RESPArgument], arguments: [RESPArgument]
+    ) async throws -> (RESPValue, ReplicaShortfall?) {
+        guard let acknowledgement else {
+            return (try await client.evaluate(script, keys: keys, arguments: arguments), nil)
+        }
+        let (reply, acknowledged) = try await acknowledgement.client.evaluate(
+            script, keys: keys, arguments: arguments, waitingFor: acknowledgement.replicas, timeout: acknowledgement.timeout
+        )
+        guard acknowledged < acknowledgement.replicas else { return (reply, nil) }
+        return (reply, ReplicaShortfall(acknowledged: acknowledged, required: acknowledgement.replicas))
     }
 
     @discardableResult

@@ -106,12 +106,20 @@ final class ClusterRouter: Sendable {
     /// One exchange with one node. A failure marks the node and starts a refresh: a node
     /// that does not answer may have lost its slots to a replica (failover).
     private func exchange(_ command: RedisCommand, with address: ClusterTopology.Node, asking: Bool = false, refreshOnFailure: Bool = true) async throws -> RESPValue {
+        try await exchange(command, then: nil, with: address, asking: asking, refreshOnFailure: refreshOnFailure).0
+    }
+
+    /// The same with `follow` sent right after `command` on the same connection (WAIT),
+    /// and its reply.
+    private func exchange(
+        _ command: RedisCommand, then follow: RedisCommand?, with address: ClusterTopology.Node, asking: Bool = false,
+        refreshOnFailure: Bool = true
+    ) async throws -> (RESPValue, RESPValue?) {
         do {
-            let reply = asking
-                ? try await node(address).send([RedisCommand("ASKING"), command])[1]
-                : try await node(address).send(command)
+            let commands = (asking ? [RedisCommand("ASKING")] : []) + [command] + (follow.map { [$0] } ?? [])
+            let replies = try await node(address).send(commands)
             state.withLock { _ = $0.failing.remove(address) }
-            return reply
+            return (replies[asking ? 1 : 0], follow == nil ? nil : replies.last)
         } catch {
             state.withLock { _ = $0.failing.insert(address) }
             if refreshOnFailure { refreshSoon() }
@@ -154,6 +162,13 @@ final class ClusterRouter: Sendable {
     /// ASK: after ASK that node is not the slot's owner in the map, so loading by key would
     /// load it on the node that has it, and EVALSHA would get NOSCRIPT again.
     func send(_ command: RedisCommand, key: [UInt8]?, script: RedisScript? = nil) async throws -> RESPValue {
+        try await send(command, key: key, script: script, then: nil).0
+    }
+
+    /// The same, with `follow` (WAIT) right after `command` on the connection that finally
+    /// runs it; the replies of both. After a redirect the pair is sent again to the new
+    /// node, so `follow` always comes after the command's own run.
+    func send(_ command: RedisCommand, key: [UInt8]?, script: RedisScript?, then follow: RedisCommand?) async throws -> (RESPValue, RESPValue?) {
         try await ensureTopology()
         let slot = key.map { ClusterKeySlot.slot(for: $0) }
         var target = state.withLock { state in
@@ -167,15 +182,15 @@ final class ClusterRouter: Sendable {
                 refreshSoon()
                 throw RedisClientError(.connection, "no cluster node serves slot \(slot.map(String.init) ?? "-")")
             }
-            let reply = try await exchange(command, with: address, asking: asking)
-            guard case .error(let message) = reply else { return reply }
+            let (reply, followed) = try await exchange(command, then: follow, with: address, asking: asking)
+            guard case .error(let message) = reply else { return (reply, followed) }
             if let script, !scriptLoaded, message.hasPrefix("NOSCRIPT") {
-                if let failed = try await load(script, on: address) { return failed }
+                if let failed = try await load(script, on: address) { return (failed, nil) }
                 scriptLoaded = true
                 continue
             }
             guard let redirect = ClusterRedirect(RedisClientError(.server, message)), redirects < Self.maximumRedirects else {
-                return reply
+                return (reply, followed)
             }
             switch redirect {
             case .moved(let movedSlot, let owner):

@@ -190,6 +190,63 @@ public final class RedisClient: Sendable {
         }
     }
 
+    /// Runs a script as `evaluate` does, then `WAIT replicas timeout` on the same
+    /// connection, back to back: WAIT counts the replicas that acknowledged every write
+    /// this connection sent before it, so the script's. Returns the script's reply and how
+    /// many replicas acknowledged (at most `replicas`: WAIT stops counting there).
+    ///
+    /// WAIT blocks the connection it is sent on until then, so the caller should give this
+    /// a client of its own, with a command timeout above `timeout`: on the connections
+    /// that carry everything else, one slow replica would hold up every command.
+    public func evaluate(
+        _ script: RedisScript, keys: [RESPArgument], arguments: [RESPArgument], waitingFor replicas: Int, timeout: Duration
+    ) async throws(RedisClientError) -> (reply: RESPValue, acknowledged: Int) {
+        let command = RedisCommand("EVALSHA", [.string(script.sha1), .integer(keys.count)] + keys + arguments)
+        let wait = RedisCommand("WAIT", .integer(replicas), .integer(max(1, Int(timeout / .milliseconds(1)))))
+        let key = keys.first?.bytes
+        var replies = try await recordedPair(wait) { () async throws -> (RESPValue, RESPValue) in
+            switch routing {
+            case .standalone(let node):
+                let replies = try await node.send([command, wait])
+                return (replies[0], replies[1])
+            case .cluster(let router):
+                let (reply, waited) = try await router.send(command, key: key, script: script, then: wait)
+                return (reply, waited ?? .null)
+            }
+        }
+        if case .standalone = routing, case .error(let message) = replies.0, message.hasPrefix("NOSCRIPT") {
+            try await load(script, routingKey: keys.first)
+            guard case .standalone(let node) = routing else { preconditionFailure("checked above") }
+            replies = try await recordedPair(wait) { () async throws -> (RESPValue, RESPValue) in
+                let again = try await node.send([command, wait])
+                return (again[0], again[1])
+            }
+        }
+        if case .error(let message) = replies.0 {
+            metrics.recordError(.server)
+            throw RedisClientError(.server, message)
+        }
+        guard let acknowledged = replies.1.int else {
+            metrics.recordError(.protocol)
+            throw RedisClientError(.protocol, "WAIT answered \(replies.1)")
+        }
+        return (replies.0, acknowledged)
+    }
+
+    /// `recorded` for a command and the WAIT after it: one duration, under WAIT's name
+    /// (the write and its acknowledgement are one step for the caller); an error reply of
+    /// WAIT is thrown, the command's is left to the caller.
+    private func recordedPair(
+        _ wait: RedisCommand, _ exchange: () async throws -> (RESPValue, RESPValue)
+    ) async throws(RedisClientError) -> (RESPValue, RESPValue) {
+        var pair: (RESPValue, RESPValue) = (.null, .null)
+        _ = try await recorded(wait) {
+            pair = try await exchange()
+            return pair.1
+        }
+        return pair
+    }
+
     /// Loads a script so that EVALSHA finds it, on the node of `routingKey`.
     public func load(_ script: RedisScript, routingKey: RESPArgument? = nil) async throws(RedisClientError) {
         let reply = try await send(RedisCommand("SCRIPT", "LOAD", .string(script.source)), routingKey: routingKey)

@@ -38,12 +38,18 @@ public final class AsyncHTTPClientTransport: SimulatorTransport {
         try await execute(HTTPClientRequest(url: url), timeout: timeout)
     }
 
-    private func execute(_ request: HTTPClientRequest, timeout: Duration) async throws(TransportError) -> HTTPResult {
+    public func getExternal(_ url: String, timeout: Duration, maximumBodyBytes: Int) async throws(TransportError) -> HTTPResult {
+        try await execute(HTTPClientRequest(url: url), timeout: timeout, authorized: false, maximumBodyBytes: maximumBodyBytes)
+    }
+
+    private func execute(
+        _ request: HTTPClientRequest, timeout: Duration, authorized: Bool = true, maximumBodyBytes: Int = 1 << 20
+    ) async throws(TransportError) -> HTTPResult {
         var request = request
-        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+        if authorized, let authorization { request.headers.add(name: "Authorization", value: authorization) }
         do {
             let response = try await client.execute(request, timeout: TimeAmount(timeout))
-            let body = try await response.body.collect(upTo: 1 << 20)
+            let body = try await response.body.collect(upTo: maximumBodyBytes)
             let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
             let replayed = response.headers.first(name: "Idempotent-Replayed") == "true"
             return HTTPResult(status: Int(response.status.code), retryAfter: retryAfter, replayed: replayed, body: Array(body.readableBytesView))

@@ -8,8 +8,10 @@ public struct AttemptRecord: Sendable, Hashable {
     /// `"200"`, `"503"`, … or `"timeout"`, `"connection_error"`.
     public let outcome: String
     public let isRetry: Bool
-    /// A 200 answered from the stored response of an earlier request.
+    /// A 200 (or 402) answered from the stored response of an earlier request.
     public let replayed: Bool
+    /// A 503 `/problems/outcome-unknown`: the processor may or may not have charged.
+    public var outcomeUnknown = false
 }
 
 /// Collects attempts from all clients. Appends are short critical sections; the report

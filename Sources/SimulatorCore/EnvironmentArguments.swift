@@ -5,6 +5,8 @@
 public enum EnvironmentArguments {
     /// Options that are on/off flags with a `--no-` form.
     static let flags: Set<String> = ["--verify", "--honour-retry-after", "--retry-budget"]
+    /// Flags without a `--no-` form: `SIM_X=true` sends `--x`, a false value sends nothing.
+    static let plainFlags: Set<String> = ["--processor-ignore-idempotency-keys"]
 
     public static func merge(_ arguments: [String], environment: [String: String]) -> [String] {
         var extra: [String] = []
@@ -14,6 +16,8 @@ public enum EnvironmentArguments {
             guard !arguments.contains(where: { $0 == option || $0.hasPrefix(option + "=") || $0 == negated }) else { continue }
             if option == "--target" {
                 for target in value.split(separator: ",") { extra += [option, String(target)] }
+            } else if plainFlags.contains(option) {
+                if !["0", "false", "no", "off"].contains(value.lowercased()) { extra.append(option) }
             } else if flags.contains(option) {
                 extra.append(["0", "false", "no", "off"].contains(value.lowercased()) ? negated : option)
             } else {

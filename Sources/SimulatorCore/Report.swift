@@ -19,6 +19,11 @@ public struct Report: Sendable {
     public let confirmed: Int
     public let unconfirmed: Int
     public let rejected: Int
+    /// Payments the processor declined (402): final answers, not failures of the run.
+    public let declined: Int
+    public let declineCodes: [String: Int]
+    /// Attempts answered 503 `/problems/outcome-unknown` (retried with the same key).
+    public let outcomeUnknown: Int
     public let unconfirmedReasons: [String: Int]
     /// Requests started in each 100 ms bucket, first attempts and retries apart.
     public let timelineFirst: [Int]
@@ -40,7 +45,12 @@ public struct Report: Sendable {
         statusCounts = run.attempts.reduce(into: [:]) { $0[$1.outcome, default: 0] += 1 }
         confirmed = run.outcomes.filter { $0 == .confirmed }.count
         rejected = run.outcomes.filter { if case .rejected = $0 { true } else { false } }.count
-        unconfirmed = paymentsTotal - confirmed - rejected
+        declineCodes = run.outcomes.reduce(into: [:]) { counts, outcome in
+            if case .declined(let code) = outcome { counts[code ?? "none", default: 0] += 1 }
+        }
+        declined = declineCodes.values.reduce(0, +)
+        outcomeUnknown = run.attempts.filter(\.outcomeUnknown).count
+        unconfirmed = paymentsTotal - confirmed - rejected - declined
         unconfirmedReasons = run.outcomes.reduce(into: [:]) { counts, outcome in
             if case .unconfirmed(let reason) = outcome { counts[reason, default: 0] += 1 }
         }

@@ -17,6 +17,7 @@ extension Report {
             root.field("duration_ms", number: durationMs)
             root.field("requests_per_second", number: requestsPerSecond)
             root.field("status_counts", object: Self.counts(statusCounts))
+            root.field("outcome_unknown", integer: Int64(outcomeUnknown))
             root.field("attempts_histogram", object: Self.counts(attemptsHistogram))
             root.field("latency_ms") { latencies in
                 latencies.field("p50", number: latency.p50)
@@ -28,7 +29,9 @@ extension Report {
                 payments.field("confirmed", integer: Int64(confirmed))
                 payments.field("unconfirmed", integer: Int64(unconfirmed))
                 payments.field("rejected", integer: Int64(rejected))
+                payments.field("declined", integer: Int64(declined))
                 payments.field("unconfirmed_reasons", object: Self.counts(unconfirmedReasons))
+                payments.field("decline_codes", object: Self.counts(declineCodes))
             }
             root.field("timeline") { timeline in
                 timeline.field("bucket_ms", integer: Int64(Self.timelineBucketMs))
@@ -44,9 +47,34 @@ extension Report {
                 result.field("wrong_amount_or_currency", integer: Int64(verification.wrongAmountOrCurrency))
                 result.field("unexpected_charges", integer: Int64(verification.unexpectedCharges))
                 result.field("problems", strings: verification.problems)
+                if let processor = verification.processor {
+                    result.field("processor", object: Self.processorJSON(processor))
+                }
             }
         }
         return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// The `verification.processor` object (`--processor-url`).
+    private static func processorJSON(_ processor: ProcessorVerification) -> (inout JSONWriter.ObjectWriter) -> Void {
+        { object in
+            object.field("performed", bool: processor.performed)
+            object.field("passed", bool: processor.passed)
+            object.field("charges", integer: Int64(processor.charges))
+            object.field("declined", integer: Int64(processor.declined))
+            object.field("double_charged", integer: Int64(processor.doubleCharged))
+            object.field("unexpected", integer: Int64(processor.unexpected))
+            object.field("ledger_without_processor_charge", integer: Int64(processor.ledgerWithoutProcessorCharge))
+            object.field("processor_only_unconfirmed", integer: Int64(processor.processorOnlyUnconfirmed))
+            object.field("charged_not_recorded", integer: Int64(processor.chargedNotRecorded))
+            object.field("confirmed_not_charged", integer: Int64(processor.confirmedNotCharged))
+            object.field("declined_not_at_processor", integer: Int64(processor.declinedNotAtProcessor))
+            object.field("wrong_amount_or_currency", integer: Int64(processor.wrongAmountOrCurrency))
+            object.field("payment_id_mismatch", integer: Int64(processor.paymentIDMismatch))
+            object.field("requests", object: Self.counts(processor.requests))
+            object.field("problems", strings: processor.problems)
+            object.field("unconfirmed", strings: processor.unconfirmed)
+        }
     }
 
     /// Writes a count per key, keys in their natural order (numbers numerically).
@@ -82,12 +110,15 @@ extension Report {
             return "\(scaled / 10).\(abs(scaled % 10))"
         }
         var lines = ["payment-simulator report (run \(runID))", String(repeating: "-", count: 60)]
-        lines.append(row("logical payments", "\(paymentsTotal) (confirmed \(confirmed), unconfirmed \(unconfirmed), rejected \(rejected))"))
+        lines.append(row("logical payments", "\(paymentsTotal) (confirmed \(confirmed), unconfirmed \(unconfirmed), rejected \(rejected)"
+            + (declined > 0 ? ", declined \(declined))" : ")")))
+        if !declineCodes.isEmpty { lines.append(row("declined because", Self.list(declineCodes))) }
         lines.append(row("requests", "\(attemptsTotal) in \(decimal(durationMs / 1000)) s (\(Int(requestsPerSecond))/s)"))
         lines.append(row("retries", "\(retries) (amplification \(decimal(retryAmplification)) requests per payment)"))
         lines.append(row("retried after", Self.list(retryCauses)))
         lines.append(row("replays", "\(replays) answers with Idempotent-Replayed: true"))
         lines.append(row("answers", Self.list(statusCounts)))
+        if outcomeUnknown > 0 { lines.append(row("outcome unknown", "\(outcomeUnknown) answers 503 /problems/outcome-unknown, retried with the same key")) }
         lines.append(row("attempts per copy", Self.list(attemptsHistogram)))
         lines.append(row("latency ms", "p50 \(decimal(latency.p50))  p90 \(decimal(latency.p90))  p99 \(decimal(latency.p99))  max \(decimal(latency.max))"))
         if !unconfirmedReasons.isEmpty {
@@ -99,7 +130,10 @@ extension Report {
         if !verification.performed {
             lines.append(row("verification", "skipped (--no-verify)"))
         } else if verification.exactlyOnce {
-            lines.append(row("verification", "EXACTLY ONCE: every confirmed payment charged once, nothing doubled"))
+            lines.append(row("verification", "EXACTLY ONCE: every confirmed payment charged once, nothing doubled"
+                + (verification.processor != nil ? ", the processor agrees" : "")))
+        } else if verification.ledgerExactlyOnce {
+            lines.append(row("verification", "FAILED at the processor: our ledger is exactly once, the processor is not"))
         } else {
             // Scripts grep "FAILED: <n> double charged, <n> lost": the other counts follow it.
             var failed = "FAILED: \(verification.doubleCharged) double charged, \(verification.lost) lost"
@@ -109,14 +143,50 @@ extension Report {
             for problem in verification.problems.prefix(20) { lines.append("  - " + problem) }
             if verification.problems.count > 20 { lines.append("  - … \(verification.problems.count - 20) more") }
         }
+        if let processor = verification.processor { lines += Self.processorLines(processor, row: row) }
         lines.append(row("unconfirmed payments", "\(verification.unconfirmed)"))
         return lines.joined(separator: "\n")
     }
 
+    /// The processor part of the text table: a verdict line, its problems, then what the
+    /// processor did for unconfirmed payments.
+    private static func processorLines(_ processor: ProcessorVerification, row: (String, String) -> String) -> [String] {
+        var lines: [String] = []
+        if !processor.performed {
+            lines.append(row("processor", "FAILED: not verified"))
+        } else if processor.passed {
+            lines.append(row("processor", "\(processor.charges) charges, \(processor.declined) declined: each reference charged once, "
+                + "every ledger charge charged, nothing charged that should not be"))
+        } else {
+            // Like the ledger's line, the headline counts come first and always.
+            var failed = "FAILED: \(processor.doubleCharged) double charged, \(processor.unexpected) unexpected, "
+                + "\(processor.ledgerWithoutProcessorCharge) ledger without processor charge"
+            for (count, name) in [
+                (processor.chargedNotRecorded, "charged but not recorded"),
+                (processor.confirmedNotCharged, "confirmed but not charged"),
+                (processor.declinedNotAtProcessor, "declined but not at the processor"),
+                (processor.wrongAmountOrCurrency, "wrong amount or currency"),
+                (processor.paymentIDMismatch, "payment_id mismatch"),
+            ] where count > 0 {
+                failed += ", \(count) \(name)"
+            }
+            lines.append(row("processor", failed))
+        }
+        for problem in processor.problems.prefix(20) { lines.append("  - " + problem) }
+        if processor.problems.count > 20 { lines.append("  - … \(processor.problems.count - 20) more") }
+        if !processor.unconfirmed.isEmpty {
+            lines.append(row("processor, unconfirmed", "\(processor.processorOnlyUnconfirmed) charged at the processor only (not in our ledger)"))
+            for line in processor.unconfirmed.prefix(20) { lines.append("  - " + line) }
+            if processor.unconfirmed.count > 20 { lines.append("  - … \(processor.unconfirmed.count - 20) more") }
+        }
+        return lines
+    }
+
     /// 0 exactly once; 1 a double charge, a lost payment, a wrong or unexpected charge, a
-    /// ledger that does not add up or could not be read;
+    /// ledger that does not add up or could not be read, or any processor problem;
     /// 2 more payments without a 200 than allowed (a rejected payment, e.g. 401 or 422,
-    /// got no 200 either: a run where every request is refused must not pass).
+    /// got no 200 either: a run where every request is refused must not pass). A decline
+    /// (402) is the processor's answer, not a failure: it does not count.
     public func exitCode(maxUnconfirmed: Int) -> Int32 {
         if verification.performed && !verification.exactlyOnce { return 1 }
         if unconfirmed + rejected > maxUnconfirmed { return 2 }

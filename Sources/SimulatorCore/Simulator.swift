@@ -3,6 +3,9 @@ import Synchronization
 /// How one copy of a logical payment ended.
 public enum CopyOutcome: Sendable, Hashable {
     case confirmed
+    /// 402: the processor declined it, with the answer's `decline_code`. Final like a
+    /// rejection, but an answer a working service gives: it does not fail the run.
+    case declined(code: String?)
     /// A status that retrying cannot change (400, 401, 413, 415, 422).
     case rejected(Int)
     /// No 200 after all attempts, the retry budget, or the time limit.
@@ -66,22 +69,22 @@ public struct Simulator: Sendable {
                 progress(ProgressSnapshot(total: total, elapsed: ContinuousClock.now - start, counts: log.progress))
             }
         }
-        let outcomes = await withTaskGroup(of: [(Int, CopyOutcome)].self) { group in
+        let outcomes = await withTaskGroup(of: [(Int, CopyOutcome, Set<String>)].self) { group in
             for clientIndex in 0..<max(1, settings.clients) {
                 group.addTask {
                     var random = SeededRandom(seed: settings.seed &+ UInt64(clientIndex) &* 0x9E37_79B9)
-                    var results: [(Int, CopyOutcome)] = []
+                    var results: [(Int, CopyOutcome, Set<String>)] = []
                     while true {
                         let index = nextPayment.next()
                         guard index < total else { return results }
                         let payment = plan[index]
                         if let deadline, ContinuousClock.now >= deadline {
-                            results.append((index, .unconfirmed(reason: CopyOutcome.notStarted)))
+                            results.append((index, .unconfirmed(reason: CopyOutcome.notStarted), []))
                             log.paymentFinished()
                             continue
                         }
                         let seeds = (0..<settings.duplicates).map { _ in random.next() }
-                        let copies = await withTaskGroup(of: (CopyOutcome, Int).self) { copies in
+                        let copies = await withTaskGroup(of: CopyResult.self) { copies in
                             for copySeed in seeds {
                                 copies.addTask {
                                     var copyRandom = SeededRandom(seed: copySeed)
@@ -89,28 +92,32 @@ public struct Simulator: Sendable {
                                                           nextTarget: nextTarget, random: &copyRandom)
                                 }
                             }
-                            return await copies.reduce(into: [(CopyOutcome, Int)]()) { $0.append($1) }
+                            return await copies.reduce(into: [CopyResult]()) { $0.append($1) }
                         }
-                        log.copiesFinished(attempts: copies.map(\.1))
-                        results.append((index, Self.combine(copies.map(\.0))))
+                        log.copiesFinished(attempts: copies.map(\.attempts))
+                        let paymentIDs = copies.reduce(into: Set<String>()) { $0.formUnion($1.paymentIDs) }
+                        results.append((index, Self.combine(copies.map(\.outcome)), paymentIDs))
                         log.paymentFinished()
                     }
                 }
             }
-            return await group.reduce(into: [CopyOutcome](repeating: .unconfirmed(reason: CopyOutcome.notStarted), count: total)) { all, results in
-                for (index, outcome) in results { all[index] = outcome }
+            let none = (outcome: CopyOutcome.unconfirmed(reason: CopyOutcome.notStarted), paymentIDs: Set<String>())
+            return await group.reduce(into: [(outcome: CopyOutcome, paymentIDs: Set<String>)](repeating: none, count: total)) { all, results in
+                for (index, outcome, paymentIDs) in results { all[index] = (outcome, paymentIDs) }
             }
         }
         reporter.cancel()
         return RunResult(
-            plan: plan, outcomes: outcomes, attempts: log.all,
+            plan: plan, outcomes: outcomes.map(\.outcome), paymentIDs: outcomes.map(\.paymentIDs), attempts: log.all,
             copyAttempts: log.copyAttempts, retryCauses: log.retryCauses, duration: ContinuousClock.now - start
         )
     }
 
-    /// A logical payment is confirmed when any of its copies got a 200.
+    /// A logical payment is confirmed when any of its copies got a 200, declined when
+    /// none did and one got a 402.
     static func combine(_ copies: [CopyOutcome]) -> CopyOutcome {
         if copies.contains(.confirmed) { return .confirmed }
+        if let declined = copies.first(where: { if case .declined = $0 { true } else { false } }) { return declined }
         if let rejected = copies.first(where: { if case .rejected = $0 { true } else { false } }) { return rejected }
         return copies.first ?? .unconfirmed(reason: "no copy sent")
     }
@@ -123,8 +130,11 @@ public struct Simulator: Sendable {
         deadline: ContinuousClock.Instant?,
         nextTarget: SharedCounter,
         random: inout SeededRandom
-    ) async -> (CopyOutcome, Int) {
+    ) async -> CopyResult {
         let body = Array(payment.body.utf8)
+        // Every answer that names the payment (200, 402, 503 outcome-unknown) says which
+        // payment_id the server gave this key; normally one, the same for every copy.
+        var paymentIDs: Set<String> = []
         var previousDelay = settings.backoff.base
         var attempt = 0
         while true {
@@ -135,50 +145,76 @@ public struct Simulator: Sendable {
             var replayed = false
             let outcome: String
             var serverFailure = false
+            var outcomeUnknown = false
             do {
                 let result = try await transport.post(target + "/pay", body: body, timeout: settings.attemptTimeout)
+                let answer = PaymentAnswer(result.body)
+                if let paymentID = answer.paymentID { paymentIDs.insert(paymentID) }
                 outcome = String(result.status)
                 retryAfter = result.retryAfter
                 replayed = result.replayed
                 serverFailure = result.status >= 500
+                outcomeUnknown = answer.problemType == PaymentAnswer.outcomeUnknown
                 if result.status == 200 {
                     log.append(record(sent: sent, start: start, outcome: outcome, retry: attempt > 1, replayed: replayed))
                     budget?.recordSuccess()
-                    return (.confirmed, attempt)
+                    return CopyResult(outcome: .confirmed, attempts: attempt, paymentIDs: paymentIDs)
+                }
+                if result.status == 402 {
+                    // The service worked: the processor said no. Not a failure for the budget.
+                    log.append(record(sent: sent, start: start, outcome: outcome, retry: attempt > 1, replayed: replayed))
+                    budget?.recordSuccess()
+                    return CopyResult(outcome: .declined(code: answer.declineCode), attempts: attempt, paymentIDs: paymentIDs)
                 }
                 if !Self.retryableStatuses.contains(result.status) {
                     log.append(record(sent: sent, start: start, outcome: outcome, retry: attempt > 1, replayed: false))
-                    return (.rejected(result.status), attempt)
+                    return CopyResult(outcome: .rejected(result.status), attempts: attempt, paymentIDs: paymentIDs)
                 }
             } catch {
                 outcome = error.label
                 serverFailure = true
             }
-            log.append(record(sent: sent, start: start, outcome: outcome, retry: attempt > 1, replayed: false))
+            log.append(record(sent: sent, start: start, outcome: outcome, retry: attempt > 1, replayed: false, outcomeUnknown: outcomeUnknown))
             // 409 and 429 are the server working as designed, not failing: only 5xx,
             // timeouts and broken connections spend the retry budget.
             if serverFailure { budget?.recordFailure() }
 
-            guard attempt < settings.maxAttempts else { return (.unconfirmed(reason: "attempts exhausted"), attempt) }
-            if let budget, !budget.allowsRetry { return (.unconfirmed(reason: "retry budget exhausted"), attempt) }
+            guard attempt < settings.maxAttempts else {
+                return CopyResult(outcome: .unconfirmed(reason: "attempts exhausted"), attempts: attempt, paymentIDs: paymentIDs)
+            }
+            if let budget, !budget.allowsRetry {
+                return CopyResult(outcome: .unconfirmed(reason: "retry budget exhausted"), attempts: attempt, paymentIDs: paymentIDs)
+            }
             var delay = settings.backoff.delay(retry: attempt, previous: previousDelay, using: &random)
             if settings.honourRetryAfter, let retryAfter { delay = max(delay, retryAfter) }
             previousDelay = delay
-            if let deadline, ContinuousClock.now + delay >= deadline { return (.unconfirmed(reason: "time limit"), attempt) }
+            if let deadline, ContinuousClock.now + delay >= deadline {
+                return CopyResult(outcome: .unconfirmed(reason: "time limit"), attempts: attempt, paymentIDs: paymentIDs)
+            }
             log.retrying(after: outcome)
             try? await Task.sleep(for: delay)
         }
     }
 
-    private func record(sent: ContinuousClock.Instant, start: ContinuousClock.Instant, outcome: String, retry: Bool, replayed: Bool) -> AttemptRecord {
+    private func record(
+        sent: ContinuousClock.Instant, start: ContinuousClock.Instant, outcome: String, retry: Bool, replayed: Bool, outcomeUnknown: Bool = false
+    ) -> AttemptRecord {
         AttemptRecord(
             startMs: (sent - start).totalMilliseconds,
             latencyMs: (ContinuousClock.now - sent).totalMilliseconds,
             outcome: outcome,
             isRetry: retry,
-            replayed: replayed
+            replayed: replayed,
+            outcomeUnknown: outcomeUnknown
         )
     }
+}
+
+/// How one copy ended, after how many attempts, and the payment ids its answers named.
+struct CopyResult: Sendable {
+    let outcome: CopyOutcome
+    let attempts: Int
+    let paymentIDs: Set<String>
 }
 
 /// Live counts for the progress line.
@@ -198,6 +234,9 @@ public struct ProgressSnapshot: Sendable {
 public struct RunResult: Sendable {
     public let plan: [LogicalPayment]
     public let outcomes: [CopyOutcome]
+    /// Per payment of the plan, the `payment_id`s its answers carried (200 receipts, 402
+    /// declines, 503 outcome-unknown): one for a working server, none if no answer named it.
+    public let paymentIDs: [Set<String>]
     public let attempts: [AttemptRecord]
     /// How many attempts each copy of each payment made.
     public let copyAttempts: [Int]

@@ -19,6 +19,9 @@ public struct SimulatorSettings: Sendable {
     public var durationLimit: Duration?
     public var readyTimeout: Duration = .seconds(30)
     public var verify = true
+    /// Base URL of the processor (double) whose `GET /charges` verification also checks;
+    /// nil: the ledger only.
+    public var processorURL: String?
     public var maxUnconfirmed = 0
 
     public init(targets: [String]) {

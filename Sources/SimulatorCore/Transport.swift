@@ -33,4 +33,15 @@ public enum TransportError: Error, Hashable, Sendable {
 public protocol SimulatorTransport: Sendable {
     func post(_ url: String, body: [UInt8], timeout: Duration) async throws(TransportError) -> HTTPResult
     func get(_ url: String, timeout: Duration) async throws(TransportError) -> HTTPResult
+    /// A GET to a service that is not payment-api (the processor's `GET /charges`):
+    /// without the API key, which is payment-api's secret, and with a larger body limit,
+    /// because that list is not paged.
+    func getExternal(_ url: String, timeout: Duration, maximumBodyBytes: Int) async throws(TransportError) -> HTTPResult
+}
+
+extension SimulatorTransport {
+    /// Test doubles hold no secret and no body limit: a plain GET.
+    public func getExternal(_ url: String, timeout: Duration, maximumBodyBytes: Int) async throws(TransportError) -> HTTPResult {
+        try await get(url, timeout: timeout)
+    }
 }

@@ -4,8 +4,8 @@ import PaymentCore
 /// saw. Counts alone would let a double charge of one key hide a lost payment of another.
 ///
 /// For every key of the plan: confirmed (a 200) → exactly one charge; unconfirmed but
-/// sent → none or one (its 200 may have been lost on the way back); rejected or never
-/// sent → none. Every charge has the key's amount and currency; no charge has a key the
+/// sent → none or one (its 200 may have been lost on the way back); declined (402),
+/// rejected or never sent → none. Every charge has the key's amount and currency; no charge has a key the
 /// run did not send; the ledger's totals, in every currency, are the sums of its
 /// charges, and its count is their number.
 public struct Verification: Sendable, Hashable {
@@ -21,11 +21,18 @@ public struct Verification: Sendable, Hashable {
     public var unexpectedCharges = 0
     /// One line per problem, naming the user, the key and what differed.
     public var problems: [String] = []
+    /// The processor's side (`--processor-url`); nil when it was not asked for.
+    public var processor: ProcessorVerification?
 
     /// Keeps the report bounded when a broken server fails every key.
     public static let maximumProblems = 1_000
 
     public var exactlyOnce: Bool {
+        ledgerExactlyOnce && (processor?.passed ?? true)
+    }
+
+    /// The ledger's side alone, whatever the processor says.
+    public var ledgerExactlyOnce: Bool {
         performed && doubleCharged == 0 && lost == 0 && wrongAmountOrCurrency == 0 && unexpectedCharges == 0 && problems.isEmpty
     }
 
@@ -33,19 +40,26 @@ public struct Verification: Sendable, Hashable {
         Verification(performed: false, unconfirmed: unconfirmed)
     }
 
-    public static func verify(_ run: RunResult, ledgerTarget: String, transport: any SimulatorTransport) async -> Verification {
+    /// `processorURL`: also read `GET {processorURL}/charges` and check it against the
+    /// ledgers and the run (ProcessorVerification), after every ledger was read.
+    public static func verify(_ run: RunResult, ledgerTarget: String, processorURL: String? = nil, transport: any SimulatorTransport) async -> Verification {
         var byUser: [String: [(payment: LogicalPayment, outcome: CopyOutcome)]] = [:]
         for (payment, outcome) in zip(run.plan, run.outcomes) {
             byUser[payment.userID, default: []].append((payment, outcome))
         }
         var verification = Verification(performed: true)
         verification.unconfirmed = run.outcomes.filter { if case .unconfirmed = $0 { true } else { false } }.count
+        var ledgers: [String: LedgerSnapshot] = [:]
         for (user, sent) in byUser.sorted(by: { $0.key < $1.key }) {
             guard let ledger = await LedgerReader.read(user: user, target: ledgerTarget, transport: transport) else {
                 verification.problems.append("user \(user): the ledger could not be read")
                 continue
             }
+            ledgers[user] = ledger
             verification.check(user: user, sent: sent, ledger: ledger)
+        }
+        if let processorURL {
+            verification.processor = await ProcessorVerification.verify(run, ledgers: ledgers, processorURL: processorURL, transport: transport)
         }
         if verification.problems.count > maximumProblems {
             let leftOut = verification.problems.count - maximumProblems
@@ -67,6 +81,10 @@ public struct Verification: Sendable, Hashable {
             case .rejected(let status) where !charges.isEmpty:
                 unexpectedCharges += charges.count
                 problems.append("\(named): rejected with \(status) but charged \(Self.times(charges))")
+                continue
+            case .declined(let code) where !charges.isEmpty:
+                unexpectedCharges += charges.count
+                problems.append("\(named): declined with 402 (\(code ?? "no decline_code")) but charged \(Self.times(charges))")
                 continue
             case .unconfirmed where !outcome.wasSent && !charges.isEmpty:
                 unexpectedCharges += charges.count
@@ -115,7 +133,7 @@ public struct Verification: Sendable, Hashable {
     }
 
     /// "12.34 USD (1234 minor units)"; a code the service does not know stays in minor units.
-    private static func amount(_ minor: Int64, _ code: String) -> String {
+    static func amount(_ minor: Int64, _ code: String) -> String {
         guard let currency = Currency(code: code), minor >= 0 else { return "\(minor) minor units of \(code)" }
         return "\(Money.format(minorUnits: minor, currency: currency)) \(code) (\(minor) minor units)"
     }

@@ -2,13 +2,14 @@
 // check against the ledger that every payment was charged exactly once.
 import ArgumentParser
 import Foundation
+import ProcessorDouble
 import SimulatorCore
 
 struct PaymentSimulator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "payment-simulator",
         abstract: "Drives payment-api with duplicates and retries, then verifies exactly-once against the ledger.",
-        discussion: "Exit codes: 0 exactly once; 1 a double charge, a lost payment or an unreadable ledger; "
+        discussion: "Exit codes: 0 exactly once; 1 a double charge, a lost payment, an unreadable ledger or (with --processor-url) a charge the processor and our ledger disagree on; "
             + "2 more unconfirmed payments than --max-unconfirmed; 64 bad usage; 69 targets not ready in time."
     )
 
@@ -17,11 +18,13 @@ struct PaymentSimulator: AsyncParsableCommand {
     enum Mode: String, ExpressibleByArgument, CaseIterable {
         case payments, healthz
         case openLoop = "open-loop"
+        /// A payment processor for payment-api's PROCESSOR_URL (docs/processor.md).
+        case processorDouble = "processor-double"
     }
 
     @Option(name: .customLong("target"), help: "Base URL of a payment-api; repeat for round-robin.")
     var targets: [String] = []
-    @Option(help: "What to run: payments (the simulation), healthz (load on GET /healthz) or open-loop (new payments at --rate per second, one attempt each; prints JSON).")
+    @Option(help: "What to run: payments (the simulation), healthz (load on GET /healthz), open-loop (new payments at --rate per second, one attempt each; prints JSON) or processor-double (a payment processor for PROCESSOR_URL, docs/processor.md).")
     var mode: Mode = .payments
     @Option(help: "Requests per second in open-loop mode.")
     var rate = 1_000
@@ -63,6 +66,8 @@ struct PaymentSimulator: AsyncParsableCommand {
     var verify = true
     @Option(help: "Unconfirmed payments tolerated before exiting with 2.")
     var maxUnconfirmed = 0
+    @Option(help: "Base URL of the processor (double) payment-api charges through: after the run, also check its GET /charges against the ledger, key by key.")
+    var processorUrl: String?
     @Option(help: "API key `<key-id>.<secret>`, sent as a bearer token (when the server has API_KEYS_FILE).")
     var apiKey: String?
     @Option(help: "Report format on stdout: text or json.")
@@ -72,10 +77,45 @@ struct PaymentSimulator: AsyncParsableCommand {
     @Option(help: "Write the requests-per-100-ms timeline to this CSV file.")
     var timelineCsv: String?
 
+    // processor-double mode only (docs/processor.md).
+    @Option(help: "processor-double: address to listen on.")
+    var processorHost = "127.0.0.1"
+    @Option(help: "processor-double: port to listen on (0: any free port).")
+    var processorPort = 9090
+    @Option(help: "processor-double: write the port it listens on to this file, one line.")
+    var processorPortFile: String?
+    @Option(help: "processor-double: require Authorization: Bearer <this file's content, trimmed>.")
+    var processorTokenFile: String?
+    @Option(help: "processor-double: milliseconds the work on a new key takes (it answers 409 meanwhile).")
+    var processorLatencyMs = 0
+    @Option(help: "processor-double: probability 0…1 of answering a new key 503 without charging.")
+    var processorFailBeforeRate = 0.0
+    @Option(help: "processor-double: probability 0…1 of charging a new key, then failing as --processor-charge-then-fail says.")
+    var processorChargeThenFailRate = 0.0
+    @Option(help: "processor-double: after charging, drop (close without answering), 500, or both (half each).")
+    var processorChargeThenFail = "both"
+    @Option(help: "processor-double: probability 0…1 of charging a new key and answering only after --processor-slow-ms.")
+    var processorSlowRate = 0.0
+    @Option(help: "processor-double: how late a slow answer comes, in milliseconds.")
+    var processorSlowMs = 3_000
+    @Option(help: "processor-double: probability 0…1 of declining (402) a new key.")
+    var processorDeclineRate = 0.0
+    @Option(help: "processor-double: seed of the generator that decides the faults.")
+    var processorSeed: UInt64 = 1
+    @Flag(help: "processor-double: a BROKEN processor that charges every request anew, whatever its Idempotency-Key.")
+    var processorIgnoreIdempotencyKeys = false
+
     func validate() throws {
+        if mode == .processorDouble {
+            _ = try processorDoubleSettings()
+            return
+        }
         guard !targets.isEmpty else { throw ValidationError("give at least one --target URL (or SIM_TARGET)") }
         for target in targets where !(target.hasPrefix("http://") || target.hasPrefix("https://")) {
             throw ValidationError("--target must be an http:// or https:// URL, got '\(target)'")
+        }
+        if let processorUrl, !(processorUrl.hasPrefix("http://") || processorUrl.hasPrefix("https://")) {
+            throw ValidationError("--processor-url must be an http:// or https:// URL, got '\(processorUrl)'")
         }
         guard rate >= 1 else { throw ValidationError("--rate must be at least 1") }
         guard clients >= 1, payments >= 1, users >= 1, duplicates >= 1, maxAttempts >= 1 else {
@@ -93,6 +133,9 @@ struct PaymentSimulator: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if mode == .processorDouble {
+            return try await ProcessorDouble.serveUntilSignalled(processorDoubleSettings(), portFile: processorPortFile, log: log)
+        }
         let targets = self.targets.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         // The client must be shut down on every path, errors included.
         let transport = AsyncHTTPClientTransport(connectionsPerTarget: clients * duplicates, apiKey: apiKey)
@@ -146,7 +189,7 @@ struct PaymentSimulator: AsyncParsableCommand {
         if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
 
         let verification = verify
-            ? await Verification.verify(result, ledgerTarget: targets[0], transport: transport)
+            ? await Verification.verify(result, ledgerTarget: targets[0], processorURL: settings.processorURL, transport: transport)
             : Verification.skipped(unconfirmed: result.outcomes.filter { if case .unconfirmed = $0 { true } else { false } }.count)
         let summary = Report(run: result, settings: settings, verification: verification)
         print(report == .json ? summary.json : summary.text)
@@ -173,11 +216,44 @@ struct PaymentSimulator: AsyncParsableCommand {
         settings.readyTimeout = .seconds(readyTimeoutSeconds)
         settings.verify = verify
         settings.maxUnconfirmed = maxUnconfirmed
+        settings.processorURL = processorUrl
         return settings
     }
 
     private func log(_ message: String) {
         FileHandle.standardError.write(Data("payment-simulator: \(message)\n".utf8))
+    }
+}
+
+extension PaymentSimulator {
+    /// The processor-double flags as settings; a flag out of range is a usage error.
+    func processorDoubleSettings() throws -> ProcessorDoubleSettings {
+        guard let chargeThenFail = ProcessorDoubleSettings.ChargeThenFail(rawValue: processorChargeThenFail) else {
+            throw ValidationError("--processor-charge-then-fail must be drop, 500 or both, got '\(processorChargeThenFail)'")
+        }
+        guard processorLatencyMs >= 0, processorSlowMs >= 0 else {
+            throw ValidationError("--processor-latency-ms and --processor-slow-ms must not be negative")
+        }
+        let token: String?
+        do {
+            token = try processorTokenFile.map(ProcessorDouble.readToken(file:))
+        } catch {
+            throw ValidationError("cannot read --processor-token-file: \(error)")
+        }
+        let settings = ProcessorDoubleSettings(
+            host: processorHost, port: processorPort, token: token,
+            latency: .milliseconds(processorLatencyMs), failBeforeRate: processorFailBeforeRate,
+            chargeThenFailRate: processorChargeThenFailRate, chargeThenFail: chargeThenFail,
+            slowRate: processorSlowRate, slow: .milliseconds(processorSlowMs),
+            declineRate: processorDeclineRate, seed: processorSeed,
+            ignoreIdempotencyKeys: processorIgnoreIdempotencyKeys
+        )
+        do {
+            try settings.validate()
+        } catch {
+            throw ValidationError("processor-double: \(error)")
+        }
+        return settings
     }
 }
 

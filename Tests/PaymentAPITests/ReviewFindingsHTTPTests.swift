@@ -56,16 +56,22 @@ struct ReviewFindingsHTTPTests {
         }
     }
 
-    @Test func anUnknownOutcomeNeverClaimsNothingWasCharged() throws {
+    @Test(arguments: [
+        UnknownOutcome.Cause.recordUnconfirmed("redis timeout error"),
+        .notReplicated(ReplicaShortfall(acknowledged: 0, required: 1)),
+        .processor("the processor answered 502", keyReleased: true),
+    ])
+    func anUnknownOutcomeNeverClaimsNothingWasCharged(cause: UnknownOutcome.Cause) throws {
         do {
-            _ = try PaymentResponses.response(for: .outcomeUnknown("complete: redis timeout error"))
+            _ = try PaymentResponses.response(for: .outcomeUnknown(UnknownOutcome(cause, paymentID: "pay_0123")))
             Issue.record("an unknown outcome must be a problem")
         } catch let problem as Problem {
             #expect(problem.status == .serviceUnavailable)
             #expect(problem.slug == "outcome-unknown")
-            #expect(problem.headers[.retryAfter] == "1")
+            #expect(problem.headers[.retryAfter] != nil)
             #expect(!problem.detail.contains("nothing was charged"))
             #expect(problem.detail.contains("same idempotency key"))
+            #expect(problem.members.contains { $0.name == "payment_id" && $0.value == "pay_0123" })
         }
     }
 

@@ -19,10 +19,14 @@ struct LosingStore: IdempotencyStore {
         return result
     }
 
-    func complete(_ request: PaymentRequest, lease: Lease, response: StoredResponse, paymentID: String, retention: Duration) async throws -> CompleteResult {
-        let result = try await base.complete(request, lease: lease, response: response, paymentID: paymentID, retention: retention)
+    func complete(_ request: PaymentRequest, lease: Lease, response: StoredResponse, charge paymentID: String?, retention: Duration) async throws -> CompleteResult {
+        let result = try await base.complete(request, lease: lease, response: response, charge: paymentID, retention: retention)
         if loses == .complete { throw LostReply() }
         return result
+    }
+
+    func confirmReplay(_ request: PaymentRequest) async throws -> ReplayCheck {
+        try await base.confirmReplay(request)
     }
 
     func abort(_ request: PaymentRequest, lease: Lease) async throws -> Bool {

@@ -62,4 +62,10 @@ struct BackoffTests {
         )
         #expect(merged == ["--clients", "7", "--max-attempts", "3", "--target", "http://a", "--target", "http://b", "--no-verify"])
     }
+
+    @Test func aFlagWithoutANoFormIsSentOnlyWhenTrue() {
+        #expect(EnvironmentArguments.merge([], environment: ["SIM_PROCESSOR_IGNORE_IDEMPOTENCY_KEYS": "true"])
+            == ["--processor-ignore-idempotency-keys"])
+        #expect(EnvironmentArguments.merge([], environment: ["SIM_PROCESSOR_IGNORE_IDEMPOTENCY_KEYS": "false"]).isEmpty)
+    }
 }

@@ -6,7 +6,10 @@ import Synchronization
 /// An in-memory payment server for the simulator's tests. It is idempotent like the real
 /// one unless told otherwise, and can be told to fail, to limit, or to lie in its ledger.
 /// Its ledger has the real one's shape: count, totals per currency, and the charges in
-/// the order charged, in pages (`?offset=&limit=`).
+/// the order charged, in pages (`?offset=&limit=`). Given a FakeProcessor, it charges
+/// through it as payment-api does with PROCESSOR_URL: one payment_id per key, the
+/// processor's 402 passed on (and replayed), and on request a 503 outcome-unknown after
+/// the processor charged. Answers carry `payment_id` as the real ones do.
 final class FakePaymentServer: SimulatorTransport, Sendable {
     struct Charge: Sendable, Hashable {
         var paymentID: String
@@ -38,10 +41,22 @@ final class FakePaymentServer: SimulatorTransport, Sendable {
         var chargesTotalOffset = 0
         /// Leaves `charges` and `charges_total` out, as a server older than them does.
         var omitCharges = false
+        /// Charge through this processor; `GET` of a URL under `processorURL` is its.
+        var processor: FakeProcessor?
+        /// Keys whose first processor charge is answered 503 outcome-unknown, recording
+        /// nothing and releasing the key, as after a processor timeout.
+        var outcomeUnknownKeys: Set<String> = []
     }
+
+    static let processorURL = "http://processor"
 
     private struct State {
         var done: Set<String> = []
+        /// key → the payment_id every attempt of it gets.
+        var paymentIDs: [String: String] = [:]
+        /// key → the 402 body, replayed.
+        var declined: [String: [UInt8]] = [:]
+        var outcomeUnknownAnswered: Set<String> = []
         var charges: [String: [Charge]] = [:]  // user → charges in the order charged
         var requests = 0
         var payRequests: [String] = []  // keys in arrival order
@@ -78,17 +93,56 @@ final class FakePaymentServer: SimulatorTransport, Sendable {
             if let forced = behaviour.forcedStatus {
                 return HTTPResult(status: forced, retryAfter: behaviour.retryAfterSeconds.map { .seconds($0) })
             }
-            if behaviour.idempotent, state.done.contains(key) { return HTTPResult(status: 200, replayed: true) }
+            if let declined = state.declined[key] { return HTTPResult(status: 402, replayed: true, body: declined) }
+            if behaviour.idempotent, state.done.contains(key) {
+                return HTTPResult(status: 200, replayed: true, body: Self.receipt(state.paymentIDs[key] ?? ""))
+            }
             if behaviour.failEvery > 0, state.requests % behaviour.failEvery == 0 { return HTTPResult(status: 500) }
+            // A server without idempotency makes a new payment of every request.
+            let paymentID = behaviour.idempotent ? state.paymentIDs[key] ?? "pay_\(state.requests)" : "pay_\(state.requests)"
+            state.paymentIDs[key] = paymentID
+            if let processor = behaviour.processor {
+                switch processor.charge(key: key, reference: paymentID, amountMinor: amount, currency: currency.code) {
+                case .declined(let code):
+                    let body = Self.problem("/problems/payment-declined", paymentID: paymentID, declineCode: code)
+                    state.declined[key] = body
+                    return HTTPResult(status: 402, body: body)
+                case .charged:
+                    if behaviour.outcomeUnknownKeys.contains(key), state.outcomeUnknownAnswered.insert(key).inserted {
+                        return HTTPResult(status: 503, retryAfter: .seconds(0), body: Self.problem("/problems/outcome-unknown", paymentID: paymentID))
+                    }
+                }
+            }
             state.done.insert(key)
-            let charge = Charge(paymentID: "pay_\(state.requests)", key: key, amountMinor: amount, currency: currency.code)
+            let charge = Charge(paymentID: paymentID, key: key, amountMinor: amount, currency: currency.code)
             state.charges[user, default: []].append(charge)
-            return HTTPResult(status: behaviour.statusAfterCharging ?? 200)
+            let status = behaviour.statusAfterCharging ?? 200
+            return HTTPResult(status: status, body: status == 200 ? Self.receipt(paymentID) : [])
         }
+    }
+
+    private static func receipt(_ paymentID: String) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.object { object in
+            object.field("payment_id", string: paymentID)
+            object.field("status", string: "succeeded")
+        }
+        return writer.bytes
+    }
+
+    private static func problem(_ type: String, paymentID: String, declineCode: String? = nil) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.object { object in
+            object.field("type", string: type)
+            object.field("payment_id", string: paymentID)
+            if let declineCode { object.field("decline_code", string: declineCode) }
+        }
+        return writer.bytes
     }
 
     func get(_ url: String, timeout: Duration) async throws(TransportError) -> HTTPResult {
         if url.hasSuffix("/readyz") { return HTTPResult(status: 200) }
+        if let processor = behaviour.processor, url.hasPrefix(Self.processorURL + "/") { return processor.get(url) }
         guard let range = url.range(of: "/ledger/") else { return HTTPResult(status: 404) }
         let pathAndQuery = url[range.upperBound...].split(separator: "?", maxSplits: 1)
         let user = String(pathAndQuery.first ?? "")

@@ -33,8 +33,10 @@ struct PaymentController: Sendable {
             "duration_ms": .stringConvertible((ContinuousClock.now - start).milliseconds),
         ]
         switch outcome {
-        case .unavailable(let reason), .outcomeUnknown(let reason), .processorFailed(let reason, _):
+        case .unavailable(let reason), .processorFailed(let reason, _):
             metadata["error"] = .string(reason)
+        case .outcomeUnknown(let unknown):
+            metadata["error"] = .string(unknown.reason)
         default: break
         }
         if let tenant = payment.tenant { metadata["tenant"] = .string(tenant.name) }

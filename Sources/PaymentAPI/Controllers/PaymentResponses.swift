@@ -7,6 +7,8 @@ enum PaymentResponses {
         switch outcome {
         case .succeeded(let stored, let rateLimit):
             return stored.response(rateLimit: rateLimit)
+        case .declined(let stored, let rateLimit):
+            return stored.response(rateLimit: rateLimit)
         case .replayed(let stored, let rateLimit):
             var response = stored.response(rateLimit: rateLimit)
             response.headers[.idempotentReplayed] = "true"
@@ -30,19 +32,39 @@ enum PaymentResponses {
                 : "the key could not be released: it stays locked until its lease ends (a retry gets 409 until then)"
             throw Problem(.internalServerError, slug: "processor-failed", title: "Payment processor failed",
                           detail: "\(message); nothing was charged and \(key)")
-        case .outcomeUnknown:
-            // Never "nothing was charged": the processor did charge, and only Redis knows
-            // whether the payment was recorded. The same key tells the client which.
-            throw Problem(.serviceUnavailable, slug: "outcome-unknown", title: "Payment outcome unknown",
-                          detail: "the payment was processed but recording it could not be confirmed, so it may or may not "
-                              + "have been charged; retry with the same idempotency key: it returns the payment if it was "
-                              + "recorded, and runs it once if it was not",
-                          headers: [.retryAfter: "1"])
+        case .outcomeUnknown(let unknown):
+            throw outcomeUnknown(unknown)
         case .leaseLost:
-            throw Problem.unavailable("processing outlived its lock; nothing was charged by this attempt, retry with the same key")
+            // Not "nothing was charged": the processor was asked, with the payment's
+            // processor key, which is what keeps the retry from charging twice.
+            throw Problem.unavailable("processing outlived its lock, so this attempt recorded nothing; retry with the same key: "
+                + "the processor is asked again with the same processor key, so it charges at most once")
         case .unavailable:
             throw Problem.unavailable("the idempotency store is unavailable; nothing was charged, retry with the same key")
         }
+    }
+
+    /// Never "nothing was charged": only a retry with the same key can tell.
+    static func outcomeUnknown(_ unknown: UnknownOutcome) -> Problem {
+        let what: String
+        var retryAfter = 1
+        switch unknown.cause {
+        case .recordUnconfirmed:
+            what = "the payment was processed but recording it could not be confirmed"
+        case .notReplicated(let shortfall):
+            what = "the payment is recorded, but only \(shortfall.acknowledged) of the \(shortfall.required) Redis replicas "
+                + "required confirmed it in time, so a failover could still lose it"
+            retryAfter = 2
+        case .processor(_, let keyReleased):
+            what = "the processor did not say whether it charged"
+                + (keyReleased ? "" : ", and the key could not be released: a retry gets 409 until its lease ends")
+        }
+        return Problem(.serviceUnavailable, slug: "outcome-unknown", title: "Payment outcome unknown",
+                       detail: what + "; it may or may not have been charged. Retry with the same idempotency key: it returns "
+                           + "the payment if it was recorded, and otherwise runs it once, with the same processor key, "
+                           + "so it is never charged twice",
+                       headers: [.retryAfter: String(retryAfter)],
+                       members: [("payment_id", unknown.paymentID)])
     }
 
     static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
@@ -68,6 +90,8 @@ enum PaymentResponses {
 extension StoredResponse {
     func response(rateLimit: RateLimitStatus?) -> Response {
         var response = PaymentResponses.json(body, status: HTTPResponse.Status(code: status))
+        // A stored decline is a problem document (PaymentDecline), like every error here.
+        if status >= 400 { response.headers[.contentType] = "application/problem+json" }
         if let rateLimit {
             response.headers.append(contentsOf: PaymentResponses.rateLimitHeaders(rateLimit))
         }

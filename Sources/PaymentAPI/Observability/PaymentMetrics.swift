@@ -16,7 +16,7 @@ public struct PaymentMetrics: Sendable {
     let inflight: Meter
 
     static let outcomeLabels = [
-        "succeeded", "replayed", "in_flight", "fingerprint_mismatch", "rate_limited", "processor_failed",
+        "succeeded", "replayed", "declined", "in_flight", "fingerprint_mismatch", "rate_limited", "processor_failed",
         "lease_lost", "unavailable", "outcome_unknown", "invalid",
     ]
 

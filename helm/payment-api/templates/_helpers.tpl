@@ -158,3 +158,98 @@ Call payment-api.redisTLSFile with (dict "ctx" $ "file" "ca.crt").
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+Redis WAIT (REDIS_WAIT_REPLICAS): a payment is answered only once that many replicas
+acknowledged it. The in-chart Redis is one pod without replicas, so any value above 0
+would turn every payment into 503 outcome-unknown after REDIS_WAIT_TIMEOUT_MS.
+*/}}
+{{- define "payment-api.validateRedisWait" -}}
+{{- if and (gt (int .Values.config.redisWaitReplicas) 0) .Values.redis.enabled (not .Values.config.redisUrl) }}
+{{- fail (printf "config.redisWaitReplicas is %d, but REDIS_URL is the in-chart Redis (redis.enabled, config.redisUrl empty), which has no replicas: WAIT could never be acknowledged and every payment would answer 503 outcome-unknown. Point config.redisUrl at a Redis with at least that many replicas, or keep config.redisWaitReplicas 0" (int .Values.config.redisWaitReplicas)) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The processor double (processorDouble.enabled): one pod, its charges in memory.
+Object names get "-processor" (fullname is at most 52 characters: 62 in all).
+*/}}
+{{- define "payment-api.processorDoubleName" -}}
+{{- printf "%s-processor" (include "payment-api.fullname" .) }}
+{{- end }}
+
+{{- define "payment-api.processorDoubleUrl" -}}
+{{- printf "http://%s.%s.svc:%d" (include "payment-api.processorDoubleName" .) .Release.Namespace (int .Values.processorDouble.port) }}
+{{- end }}
+
+{{/* PROCESSOR_URL: config.processorUrl, else the processor double when enabled, else empty (in-process). */}}
+{{- define "payment-api.processorUrl" -}}
+{{- if .Values.config.processorUrl }}
+{{- .Values.config.processorUrl }}
+{{- else if .Values.processorDouble.enabled }}
+{{- include "payment-api.processorDoubleUrl" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+SIM_PROCESSOR_URL (--processor-url, the simulator's three-way check against the
+processor's GET /charges): simulator.processorUrl, else the double when the server
+uses it, else empty (a real processor has no GET /charges to read).
+*/}}
+{{- define "payment-api.simulatorProcessorUrl" -}}
+{{- if .Values.simulator.processorUrl }}
+{{- .Values.simulator.processorUrl }}
+{{- else if and .Values.processorDouble.enabled (not .Values.config.processorUrl) }}
+{{- include "payment-api.processorDoubleUrl" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The TCP port of config.processorUrl, for the server's egress NetworkPolicy: the URL's
+own port, else 443 for https and 80 for http.
+*/}}
+{{- define "payment-api.processorUrlPort" -}}
+{{- $url := urlParse .Values.config.processorUrl }}
+{{- $port := regexFind ":[0-9]+$" $url.host | trimPrefix ":" }}
+{{- if $port }}
+{{- $port }}
+{{- else if eq $url.scheme "https" }}
+{{- 443 }}
+{{- else }}
+{{- 80 }}
+{{- end }}
+{{- end }}
+
+{{/*
+The processor's files (processor.tokenSecret, caSecret, keySecret) in one projected
+volume: one read-only directory without subPath, each Secret's key under a fixed name,
+so the PROCESSOR_*_FILE paths do not depend on the key names.
+*/}}
+{{- define "payment-api.processorMountPath" -}}
+/etc/payment-api/processor
+{{- end }}
+
+{{- define "payment-api.processorFile" -}}
+{{- printf "%s/%s" (include "payment-api.processorMountPath" .ctx) .file }}
+{{- end }}
+
+{{- define "payment-api.processorFiles" -}}
+{{- or .Values.processor.tokenSecret .Values.processor.caSecret .Values.processor.keySecret }}
+{{- end }}
+
+{{/*
+A token or CA for the processor without a PROCESSOR_URL stops the server at start
+(PROCESSOR_* without effect: exit 78); a CA without an https:// URL would never be used.
+The HMAC key (keySecret) also names payment ids, so it is valid without a URL.
+*/}}
+{{- define "payment-api.validateProcessor" -}}
+{{- $url := include "payment-api.processorUrl" . }}
+{{- if and (or .Values.processor.tokenSecret .Values.processor.caSecret) (not $url) }}
+{{- fail "processor.tokenSecret or processor.caSecret is set, but there is no PROCESSOR_URL (config.processorUrl is empty and processorDouble.enabled is false): the server would refuse to start (PROCESSOR_TOKEN_FILE and PROCESSOR_TLS_CA_FILE have no effect without PROCESSOR_URL). Set config.processorUrl, or enable the processor double, or leave them empty" }}
+{{- end }}
+{{- if .Values.processor.caSecret }}
+{{- if not (hasPrefix "https://" $url) }}
+{{- fail (printf "processor.caSecret (%s) is set, but PROCESSOR_URL (%q) is not https:// (empty config.processorUrl means the in-process processor or the processor double, plain http): the CA would never be used. Set config.processorUrl to https://..., or leave processor.caSecret empty" .Values.processor.caSecret $url) }}
+{{- end }}
+{{- end }}
+{{- end }}
