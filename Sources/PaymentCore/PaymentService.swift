@@ -112,21 +112,19 @@ public struct PaymentService: Sendable {
     /// A stored answer is given again only once it is on the replicas required: a replay
     /// of a write a failover could still lose would be a 200 that does not survive.
     private func replay(_ request: PaymentRequest, response: StoredResponse, rateLimit: RateLimitStatus?) async -> PaymentOutcome {
-        let paymentID = PaymentIdentity(for: request, secret: settings.identitySecret).paymentID
-        let check: ReplayCheck
+        let cause: UnknownOutcome.Cause
         do {
-            check = try await store.confirmReplay(request)
+            switch try await store.confirmReplay(request) {
+            case .confirmed: return .replayed(response, rateLimit: rateLimit)
+            case .notReplicated(let shortfall): cause = .notReplicated(shortfall)
+            case .gone: cause = .recordUnconfirmed("the replayed record is gone")
+            }
         } catch {
-            return .outcomeUnknown(UnknownOutcome(.recordUnconfirmed("replicas of the replayed record: \(error)"), paymentID: paymentID))
+            cause = .recordUnconfirmed("replicas of the replayed record: \(error)")
         }
-        switch check {
-        case .confirmed:
-            return .replayed(response, rateLimit: rateLimit)
-        case .notReplicated(let shortfall):
-            return .outcomeUnknown(UnknownOutcome(.notReplicated(shortfall), paymentID: paymentID))
-        case .gone:
-            return .outcomeUnknown(UnknownOutcome(.recordUnconfirmed("the replayed record is gone"), paymentID: paymentID))
-        }
+        // Only here is the payment id needed (the stored body of a replay carries its own):
+        // the HMAC stays off the path of every confirmed replay.
+        return .outcomeUnknown(UnknownOutcome(cause, paymentID: PaymentIdentity(for: request, secret: settings.identitySecret).paymentID))
     }
 
     private func execute(_ request: PaymentRequest, lease: Lease, quorumLock: HeldQuorumLock?, rateLimit: RateLimitStatus?) async -> PaymentOutcome {

@@ -204,23 +204,23 @@ public final class RedisClient: Sendable {
         let command = RedisCommand("EVALSHA", [.string(script.sha1), .integer(keys.count)] + keys + arguments)
         let wait = RedisCommand("WAIT", .integer(replicas), .integer(max(1, Int(timeout / .milliseconds(1)))))
         let key = keys.first?.bytes
-        var replies = try await recordedPair(wait) { () async throws -> (RESPValue, RESPValue) in
-            switch routing {
-            case .standalone(let node):
-                let replies = try await node.send([command, wait])
-                return (replies[0], replies[1])
-            case .cluster(let router):
-                let (reply, waited) = try await router.send(command, key: key, script: script, then: wait)
-                return (reply, waited ?? .null)
+        func exchange() async throws(RedisClientError) -> (RESPValue, RESPValue) {
+            try await recordedPair(wait) { () async throws -> (RESPValue, RESPValue) in
+                switch routing {
+                case .standalone(let node):
+                    let replies = try await node.send([command, wait])
+                    return (replies[0], replies[1])
+                case .cluster(let router):
+                    let (reply, waited) = try await router.send(command, key: key, script: script, then: wait)
+                    return (reply, waited ?? .null)
+                }
             }
         }
+        var replies = try await exchange()
+        // In cluster mode the router has already loaded the script where NOSCRIPT came from.
         if case .standalone = routing, case .error(let message) = replies.0, message.hasPrefix("NOSCRIPT") {
             try await load(script, routingKey: keys.first)
-            guard case .standalone(let node) = routing else { preconditionFailure("checked above") }
-            replies = try await recordedPair(wait) { () async throws -> (RESPValue, RESPValue) in
-                let again = try await node.send([command, wait])
-                return (again[0], again[1])
-            }
+            replies = try await exchange()
         }
         if case .error(let message) = replies.0 {
             metrics.recordError(.server)
