@@ -151,7 +151,7 @@ check "no payment left unconfirmed" 0 "$(jq .verification.unconfirmed "$LIB_WORK
 echo "== REDIS_WAIT_REPLICAS=1 in cluster mode: each shard waits for its own replica"
 wait_port=$(free_port)
 start_api "$wait_port" REDIS_MODE=cluster REDIS_URL="$seeds" LOG_LEVEL=warning PAYMENT_FAILURE_RATE=0 \
-    RATE_LIMIT_CAPACITY=0 REDIS_WAIT_REPLICAS=1 REDIS_WAIT_TIMEOUT_MS=1000
+    RATE_LIMIT_CAPACITY=0 REDIS_WAIT_REPLICAS=1 REDIS_WAIT_TIMEOUT_MS=5000
 wait_pid=$API_PID
 wait_ready "$wait_port"
 status=$(simulate wait "$wait_port" -- --clients 16 --payments 300 --users 60 --duplicates 2 --max-attempts 4)

@@ -15,6 +15,7 @@ import Testing
     /// A master, a replica of it that is in sync, the payment service over both clients.
     func withReplicatedService(
         replicas: Int = 1,
+        waitTimeout: Duration = Self.waitTimeout,
         _ body: (PaymentService, RedisServer, RedisClient) async throws -> Void
     ) async throws {
         let master = try await RedisServer.start()
@@ -26,7 +27,7 @@ import Testing
         var configuration = try RedisClientConfiguration(url: master.url)
         configuration.commandTimeout = .seconds(2)
         let main = try RedisClient(configuration: configuration, logger: logger)
-        configuration.commandTimeout = .seconds(2) + Self.waitTimeout
+        configuration.commandTimeout = .seconds(2) + waitTimeout
         configuration.connectionsPerNode = 2
         let ack = try RedisClient(configuration: configuration, logger: logger)
         try await withClient(main) { main in
@@ -36,7 +37,7 @@ import Testing
                     return info.contains("connected_slaves:1") && info.contains("state=online")
                 }
                 let store = RedisIdempotencyStore(
-                    client: main, acknowledgement: ReplicaAcknowledgement(client: ack, replicas: replicas, timeout: Self.waitTimeout)
+                    client: main, acknowledgement: ReplicaAcknowledgement(client: ack, replicas: replicas, timeout: waitTimeout)
                 )
                 let service = PaymentService(
                     store: store, processor: SimulatedProcessor(failureRate: 0, latency: .zero), globalRateLimiter: nil,
@@ -47,8 +48,10 @@ import Testing
         }
     }
 
+    /// WAIT returns as soon as the replica acknowledged, so a long timeout costs nothing
+    /// here and keeps a busy machine's slow acknowledgement from failing the test.
     @Test func aPaymentIsAnsweredOnceTheReplicaHasIt() async throws {
-        try await withReplicatedService { service, _, _ in
+        try await withReplicatedService(waitTimeout: .seconds(10)) { service, _, _ in
             let payment = try request(user: uniqueUser("wait-ok"))
             guard case .succeeded = await service.pay(payment) else {
                 Issue.record("a replicated payment must succeed")
@@ -100,7 +103,11 @@ import Testing
                 Issue.record("expected outcome unknown, got \(outcome)")
                 return
             }
-            #expect(shortfall == ReplicaShortfall(acknowledged: 1, required: 2))
+            // The one replica may or may not have acknowledged within the timeout (on a
+            // busy machine its REPLCONF ACK can come late): what must hold is that the
+            // count required is two and never reached.
+            #expect(shortfall.required == 2)
+            #expect(shortfall.acknowledged <= 1)
         }
     }
 }
