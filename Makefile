@@ -79,7 +79,10 @@ jitter: deps
 	$(SWIFT) build -c release --product payment-simulator
 	scripts/jitter-compare.sh
 
-# The benchmark harness (docs/performance.md): release builds, wrk, redis-benchmark.
+# The benchmark harness (docs/performance.md): release builds, then ours beside the Go
+# peer (../shared/peers/go) and hello-bench under wrk (/healthz, new payments, replays at
+# 1/64/512 connections, alternating rounds) and the simulator's open loop. BENCH_SECONDS,
+# BENCH_WARMUP, BENCH_ROUNDS, BENCH_BIN_PATH (skip the builds).
 bench: deps
 	scripts/bench.sh
 

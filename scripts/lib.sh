@@ -29,14 +29,15 @@ as_pod() {
     "${POD_EXEC[@]}" "$@"
 }
 
-# stage_binaries BIN_DIR: copies payment-api, payment-simulator and the server's resource
-# bundle from BIN_DIR into the run's directory, where the pod user can reach them (a clone
-# under /root cannot be entered by it), and points PAYMENT_API_BIN and SIMULATOR_BIN there.
+# stage_binaries BIN_DIR: copies payment-api, payment-simulator, hello-bench (when built)
+# and the server's resource bundle from BIN_DIR into the run's directory, where the pod
+# user can reach them (a clone under /root cannot be entered by it), and points
+# PAYMENT_API_BIN and SIMULATOR_BIN there.
 stage_binaries() {
     local from=$1 to=$LIB_WORKDIR/bin
     mkdir -p "$to"
     local item
-    for item in payment-api payment-simulator payment-api_PaymentAPI.resources; do
+    for item in payment-api payment-simulator hello-bench payment-api_PaymentAPI.resources; do
         # A script that builds only the server stages only the server.
         [ -e "$from/$item" ] && cp -R "$from/$item" "$to/"
     done

@@ -3,7 +3,7 @@
 # linux-perf): 64 wrk connections, `perf record -g` on the server for PROFILE_SECONDS
 # (default 8), then the hottest symbols, self and with children. Used for
 # docs/performance.md; LOG_LEVEL and other server settings can be passed in the
-# environment (PROFILE_LOG_LEVEL, default info).
+# environment (PROFILE_LOG_LEVEL, default info; PROFILE_HTTP_EXECUTOR, default pool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -14,7 +14,7 @@ redis_port=$(free_port)
 start_redis "$redis_port"
 port=$(free_port)
 start_api "$port" REDIS_URL="redis://127.0.0.1:$redis_port" PAYMENT_FAILURE_RATE=0 RATE_LIMIT_CAPACITY=0 \
-    LOG_LEVEL="${PROFILE_LOG_LEVEL:-info}"
+    LOG_LEVEL="${PROFILE_LOG_LEVEL:-info}" HTTP_EXECUTOR="${PROFILE_HTTP_EXECUTOR:-pool}"
 wait_ready "$port"
 seconds=${PROFILE_SECONDS:-8}
 wrk -t 2 -c 64 -d "$((seconds + 2))s" -s bench/wrk/pay.lua "http://127.0.0.1:$port/pay" -- pay "prof$RANDOM" 10000 0 \

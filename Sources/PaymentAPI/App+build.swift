@@ -3,6 +3,7 @@ import HummingbirdCore
 import Logging
 import Metrics
 import NIOCore
+import NIOPosix
 import PaymentCore
 import PaymentRedis
 import Prometheus
@@ -98,11 +99,19 @@ public func buildApplication(
     let router = try buildRouter(
         service: service, configuration: configuration, readiness: readiness, registry: registry, metrics: metrics, keyFile: keyFile
     )
+    // One group for the server's sockets and Redis's connections (RedisClient's default):
+    // a handler on its socket's event loop finds a Redis connection on the same loop.
+    let group = MultiThreadedEventLoopGroup.singleton
     return Application(
         router: router,
-        server: .http1(configuration: httpConfiguration(idleTimeout: configuration.httpIdleTimeout)),
+        server: .http1(
+            configuration: httpConfiguration(idleTimeout: configuration.httpIdleTimeout),
+            executor: configuration.httpExecutor,
+            group: group
+        ),
         configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort)),
         services: services,
+        eventLoopGroupProvider: .shared(group),
         logger: logger
     )
 }

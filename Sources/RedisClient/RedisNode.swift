@@ -1,21 +1,43 @@
 import NIOCore
 import Synchronization
 
-/// The connections to one Redis node, spread over event loops; commands go round-robin.
+/// The connections to one Redis node, spread over event loops.
+///
+/// A caller running on one of those event loops (an HTTP handler on its socket's loop:
+/// PaymentAPI's `HTTP_EXECUTOR=event-loop`) gets a connection of its own loop, so the
+/// command is written and its reply resumes the caller without leaving the thread. Other
+/// callers, and several connections of one loop, go round-robin.
 final class RedisNode: Sendable {
     let url: RedisURL
     private let slots: [RedisConnectionSlot]
+    /// The slots of each loop, in the order of `slots`: a handful of loops, searched
+    /// linearly (`inEventLoop` is a thread comparison).
+    private let slotsByLoop: [(loop: any EventLoop, slots: [RedisConnectionSlot])]
     private let nextSlot = Atomic<Int>(0)
 
     init(url: RedisURL, loops: [any EventLoop], settings: RedisConnectionSlot.Settings) {
         self.url = url
         var settings = settings
         settings.url = url
-        self.slots = loops.map { RedisConnectionSlot(eventLoop: $0, settings: settings) }
+        let slots = loops.map { RedisConnectionSlot(eventLoop: $0, settings: settings) }
+        self.slots = slots
+        var byLoop: [(loop: any EventLoop, slots: [RedisConnectionSlot])] = []
+        for slot in slots {
+            if let index = byLoop.firstIndex(where: { $0.loop === slot.eventLoop }) {
+                byLoop[index].slots.append(slot)
+            } else {
+                byLoop.append((slot.eventLoop, [slot]))
+            }
+        }
+        self.slotsByLoop = byLoop
     }
 
     private var slot: RedisConnectionSlot {
-        slots[nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue % slots.count]
+        let turn = nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue
+        for local in slotsByLoop where local.loop.inEventLoop {
+            return local.slots[turn % local.slots.count]
+        }
+        return slots[turn % slots.count]
     }
 
     /// The raw reply: an error reply is a value here, the client decides what it means.

@@ -35,12 +35,12 @@ public struct Simulator: Sendable {
     /// Statuses worth retrying: the server may answer differently later.
     static let retryableStatuses: Set<Int> = [409, 429, 500, 502, 503, 504]
 
-    /// Polls every target's `/readyz` until all answer 200, or `readyTimeout` passes.
+    /// Polls every target's `readyPath` (`/readyz`) until all answer 200, or `readyTimeout` passes.
     public func waitUntilReady() async -> Bool {
         let deadline = ContinuousClock.now + settings.readyTimeout
         for target in settings.targets {
             while true {
-                if let result = try? await transport.get(target + "/readyz", timeout: .seconds(2)), result.status == 200 { break }
+                if let result = try? await transport.get(target + settings.readyPath, timeout: .seconds(2)), result.status == 200 { break }
                 if ContinuousClock.now >= deadline { return false }
                 try? await Task.sleep(for: .milliseconds(200))
             }

@@ -18,6 +18,9 @@ public struct SimulatorSettings: Sendable {
     /// After this, no new payment starts and no retry is sent; nil for no limit.
     public var durationLimit: Duration?
     public var readyTimeout: Duration = .seconds(30)
+    /// The path polled until it answers 200 before the run (`--ready-path`): `/readyz`
+    /// for payment-api; `/healthz` for a server without one (the Go peer in `make bench`).
+    public var readyPath = "/readyz"
     public var verify = true
     /// Base URL of the processor (double) whose `GET /charges` verification also checks;
     /// nil: the ledger only.

@@ -62,6 +62,8 @@ struct PaymentSimulator: AsyncParsableCommand {
     var durationSeconds = 0
     @Option(help: "How long to wait for every target's /readyz, in seconds.")
     var readyTimeoutSeconds = 30
+    @Option(help: "The path that must answer 200 before the run (a server without /readyz: /healthz).")
+    var readyPath = "/readyz"
     @Flag(inversion: .prefixedNo, help: "Check every user's ledger after the run.")
     var verify = true
     @Option(help: "Unconfirmed payments tolerated before exiting with 2.")
@@ -117,6 +119,7 @@ struct PaymentSimulator: AsyncParsableCommand {
         if let processorUrl, !(processorUrl.hasPrefix("http://") || processorUrl.hasPrefix("https://")) {
             throw ValidationError("--processor-url must be an http:// or https:// URL, got '\(processorUrl)'")
         }
+        guard readyPath.hasPrefix("/") else { throw ValidationError("--ready-path must start with /, got '\(readyPath)'") }
         guard rate >= 1 else { throw ValidationError("--rate must be at least 1") }
         guard clients >= 1, payments >= 1, users >= 1, duplicates >= 1, maxAttempts >= 1 else {
             throw ValidationError("--clients, --payments, --users, --duplicates and --max-attempts must be at least 1")
@@ -154,8 +157,9 @@ struct PaymentSimulator: AsyncParsableCommand {
 
         var settings = SimulatorSettings(targets: targets)
         settings.readyTimeout = .seconds(readyTimeoutSeconds)
+        settings.readyPath = readyPath
         let simulator = Simulator(settings: settings, transport: transport)
-        log("waiting for /readyz on \(targets.joined(separator: ", "))")
+        log("waiting for \(readyPath) on \(targets.joined(separator: ", "))")
         guard await simulator.waitUntilReady() else {
             log("targets were not ready within \(readyTimeoutSeconds) s")
             return 69
@@ -214,6 +218,7 @@ struct PaymentSimulator: AsyncParsableCommand {
         settings.retryBudget = retryBudget ? RetryBudgetSettings() : nil
         settings.durationLimit = durationSeconds > 0 ? .seconds(durationSeconds) : nil
         settings.readyTimeout = .seconds(readyTimeoutSeconds)
+        settings.readyPath = readyPath
         settings.verify = verify
         settings.maxUnconfirmed = maxUnconfirmed
         settings.processorURL = processorUrl
