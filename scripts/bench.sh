@@ -40,15 +40,6 @@ stage_binaries "$bin"
 # wrk at 512 connections, plus the servers' side of them.
 ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 
-# wait_http PORT PATH: until GET PATH answers 200 (at most 15 s).
-wait_http() {
-    for _ in $(seq 1 300); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1$2")" = 200 ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
 redis_port=$(free_port)
 start_redis "$redis_port"
 api_port=$(free_port)

@@ -112,13 +112,19 @@ start_api() {
     LIB_PIDS+=("$API_PID")
 }
 
+# wait_http PORT PATH: until GET PATH on 127.0.0.1:PORT answers 200 (at most 15 s).
+wait_http() {
+    for _ in $(seq 1 300); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1$2")" = 200 ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 # wait_ready PORT: until /readyz answers 200 (at most 15 s).
 wait_ready() {
     local port=$1
-    for _ in $(seq 1 300); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")" = 200 ] && return 0
-        sleep 0.05
-    done
+    wait_http "$port" /readyz && return 0
     echo "payment-api on port $port did not become ready: /readyz says $(curl -s "http://127.0.0.1:$port/readyz"); its log:" >&2
     grep -v '"path":"/readyz"' "$LIB_WORKDIR/api-$port.log" | tail -n 20 >&2
     return 1
