@@ -38,7 +38,7 @@ source scripts/lib-prometheus.sh
 
 IMAGE=${LAB_IMAGE:-payment-api:lab}
 CONTEXT=${LAB_CONTEXT:-.}
-SWIFT_BUILD_LOCK=/tmp/swift-build.lock
+
 CHART=helm/payment-api
 # The release the rendered names come from (the chart's docs: `helm install payments ... -n payments`).
 RELEASE=payments
@@ -47,14 +47,7 @@ READY_TIMEOUT=${READY_TIMEOUT:-60}
 W=$LIB_WORKDIR
 NAME=paylab-$$
 
-die() {
-    echo "container-e2e: $*" >&2
-    echo "$passed passed, $((failed + 1)) failed"
-    exit 1
-}
-
-now() { date +%s.%N; }
-seconds_since() { awk -v start="$1" -v end="$(now)" 'BEGIN { printf "%.1f", end - start }'; }
+die() { die_with_checks container-e2e "$*"; }
 
 # ---------------------------------------------------------------- tools
 # helm (and the validators' venv, whose Python has PyYAML) where scripts/k8s-check.sh
@@ -73,67 +66,24 @@ started=$(now)
 lab_base_images || die "building the local base images failed"
 echo "      base images ready in $(seconds_since "$started") s: $LAB_RUNTIME_IMAGE ($(lab_image_size "$LAB_RUNTIME_IMAGE")), $LAB_BUILD_IMAGE ($(lab_image_size "$LAB_BUILD_IMAGE"))"
 
-echo "== image $IMAGE from $CONTEXT (cached layers reused; the Swift build lock $SWIFT_BUILD_LOCK held)"
+echo "== image $IMAGE from $CONTEXT (cached layers reused; the Swift build lock $LAB_SWIFT_BUILD_LOCK held)"
 started=$(now)
 build_status=0
-build_args=(--build-arg BUILD_IMAGE="$LAB_BUILD_IMAGE" --build-arg RUNTIME_IMAGE="$LAB_RUNTIME_IMAGE"
-    --build-arg HIREDIS_RUNTIME_PACKAGE="$LAB_HIREDIS_RUNTIME_PACKAGE")
-# The lock: one Swift compile on this machine at a time, a build stage's included. The
-# build stage is tagged too ($IMAGE-build): the legacy builder's cache of the Swift
-# compile is that image, and a tag keeps it from being removed as dangling below.
-# shellcheck disable=SC2016  # the inner bash expands its own arguments
-flock "$SWIFT_BUILD_LOCK" bash -c 'DOCKER_BUILDKIT=0 docker build --target build -t "$1-build" "${@:3}" "$2" &&
-    DOCKER_BUILDKIT=0 docker build -t "$1" "${@:3}" "$2"' build "$IMAGE" "$CONTEXT" "${build_args[@]}" \
-    >"$W/build.log" 2>&1 || build_status=$?
+lab_project_image "$IMAGE" "$CONTEXT" "$W/build.log" || build_status=$?
 build_seconds=$(seconds_since "$started")
 if [ "$build_status" -ne 0 ]; then
     tail -n 40 "$W/build.log" | sed 's/^/      /'
     die "docker build failed ($build_status)"
 fi
-cached_steps=$(grep -c 'Using cache' "$W/build.log" || true)
-# Keep the data root bounded: each source change leaves the previous image and build
-# stage (3.7 GB) untagged. Remove every dangling image.
-removed=0
-for id in $(docker images --quiet --no-trunc --filter dangling=true); do
-    if docker rmi "$id" >/dev/null 2>&1; then removed=$((removed + 1)); fi
-done
-[ "$removed" -eq 0 ] || echo "      removed $removed stale image(s) of earlier builds"
+cached_steps=$LAB_CACHED_STEPS
+[ "$LAB_REMOVED_IMAGES" -eq 0 ] || echo "      removed $LAB_REMOVED_IMAGES stale image(s) of earlier builds"
 image_size=$(lab_image_size "$IMAGE")
 echo "      built in $build_seconds s ($cached_steps steps from cache), $image_size"
 check "the image's entrypoint is payment-api, user 10001:10001" '["payment-api"] 10001:10001' \
     "$(docker image inspect --format '{{ json .Config.Entrypoint }} {{ .Config.User }}' "$IMAGE")"
 
-# Redis: the Debian package on the runtime base, installed from .debs the host's apt
-# downloads (no archive is reachable from a build here); exactly what the base lacks.
-# Rebuilt only when the runtime base changes (the label holds its id).
-redis_image() {
-    local image=local/redis:$LAB_SUITE dir=$W/redis-image base_id
-    base_id=$(docker image inspect --format '{{ .Id }}' "$LAB_RUNTIME_IMAGE")
-    if [ "$(lab_image_key "$image")" = "$base_id" ]; then
-        echo "$image"
-        return 0
-    fi
-    mkdir -p "$dir/debs/partial"
-    docker run --rm "$LAB_RUNTIME_IMAGE" cat /var/lib/dpkg/status >"$dir/status"
-    # apt's solver against the base image's dpkg status: the packages it lacks.
-    apt-get install -y -qq --download-only --no-install-recommends \
-        -o Dir::State::status="$dir/status" -o Dir::Cache::archives="$dir/debs" \
-        -o Debug::NoLocking=1 redis-server >"$dir/apt.log" 2>&1 || {
-        apt-get update -qq && apt-get install -y -qq --download-only --no-install-recommends \
-            -o Dir::State::status="$dir/status" -o Dir::Cache::archives="$dir/debs" \
-            -o Debug::NoLocking=1 redis-server >"$dir/apt.log" 2>&1
-    } || { tail -n 5 "$dir/apt.log" >&2; return 1; }
-    rm -rf "$dir/debs/partial" "$dir/debs/lock"
-    cat >"$dir/Dockerfile" <<EOF
-FROM $LAB_RUNTIME_IMAGE
-COPY debs /tmp/debs
-RUN dpkg -i /tmp/debs/*.deb && rm -rf /tmp/debs
-LABEL $LAB_LABEL=$base_id
-EOF
-    DOCKER_BUILDKIT=0 docker build -q -t "$image" "$dir" >"$dir/build.log" 2>&1 || { tail -n 10 "$dir/build.log" >&2; return 1; }
-    echo "$image"
-}
-REDIS_IMAGE=$(redis_image) || die "building the Redis image failed"
+REDIS_IMAGE=local/redis:$LAB_SUITE
+lab_package_image "$REDIS_IMAGE" redis-server || die "building the Redis image failed"
 echo "      Redis image $REDIS_IMAGE ($(docker run --rm "$REDIS_IMAGE" redis-server --version | awk '{print $3}'))"
 
 # ---------------------------------------------------------------- the chart

@@ -38,8 +38,11 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
         "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d && policy_added=yes
 fi
 status=0
-{ "${sudo[@]}" apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || status=$?
+# Another script's apt may hold dpkg's lock (make test builds Kubernetes beside the
+# e2e scripts): wait for it rather than fail.
+apt_wait=(-o DPkg::Lock::Timeout=300)
+{ "${sudo[@]}" apt-get "${apt_wait[@]}" update -qq &&
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || status=$?
 [ -z "$policy_added" ] || "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
 if [ "$status" -ne 0 ]; then
     echo "install-deps: apt-get install ${missing[*]} failed ($status)" >&2

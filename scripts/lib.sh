@@ -177,6 +177,11 @@ pay_until_ok() {
     printf '%s\n' "$answer"
 }
 
+# now: seconds since the epoch, with nanoseconds; seconds_since START: seconds from START
+# (a `now`) until now, one decimal.
+now() { date +%s.%N; }
+seconds_since() { awk -v start="$1" -v end="$(now)" 'BEGIN { printf "%.1f", end - start }'; }
+
 # check DESCRIPTION EXPECTED ACTUAL: one assertion of an end-to-end script; the script
 # ends with `report_checks`, which prints "N passed, N failed" and fails on any failure.
 passed=0
@@ -187,6 +192,14 @@ check() {
     else
         failed=$((failed + 1)); echo "FAIL  $1: expected '$2', got '$3'"
     fi
+}
+
+# die_with_checks NAME MESSAGE: ends an e2e script that cannot go on: NAME: MESSAGE on
+# stderr, then the checks so far with this one counted as failed.
+die_with_checks() {
+    echo "$1: $2" >&2
+    echo "$passed passed, $((failed + 1)) failed"
+    exit 1
 }
 
 report_checks() {

@@ -208,6 +208,57 @@ lab_base_images() {
     lab_build_image || return 1
 }
 
+# lab_package_image IMAGE PACKAGE...: the runtime base with Debian PACKAGEs (e.g. Redis for
+# the chart's Redis pod, curl for its helm test pod), installed from .debs the host's apt
+# downloads (no archive is reachable from a build here): exactly what the base lacks.
+# Rebuilt only when the runtime base or the list changes (the label holds both). Work
+# files in $LAB_CACHE/package-images/IMAGE.
+lab_package_image() {
+    local image=$1
+    shift
+    local dir=$LAB_CACHE/package-images/${image//[\/:]/_} key
+    key=$(lab_key "$(docker image inspect --format '{{ .Id }}' "$LAB_RUNTIME_IMAGE")" "$@")
+    [ "$(lab_image_key "$image")" = "$key" ] && return 0
+    rm -rf "$dir" && mkdir -p "$dir/debs/partial" || return 1
+    docker run --rm "$LAB_RUNTIME_IMAGE" cat /var/lib/dpkg/status >"$dir/status" || return 1
+    # apt's solver against the base image's dpkg status: the packages it lacks.
+    local apt_args=(-y -qq --download-only --no-install-recommends -o Dir::State::status="$dir/status"
+        -o Dir::Cache::archives="$dir/debs" -o Debug::NoLocking=1)
+    apt-get install "${apt_args[@]}" "$@" >"$dir/apt.log" 2>&1 ||
+        { apt-get update -qq && apt-get install "${apt_args[@]}" "$@" >"$dir/apt.log" 2>&1; } ||
+        { tail -n 5 "$dir/apt.log" >&2; return 1; }
+    rm -rf "$dir/debs/partial" "$dir/debs/lock"
+    printf 'FROM %s\nCOPY debs /tmp/debs\nRUN dpkg -i /tmp/debs/*.deb && rm -rf /tmp/debs\nLABEL %s=%s\n' \
+        "$LAB_RUNTIME_IMAGE" "$LAB_LABEL" "$key" >"$dir/Dockerfile"
+    DOCKER_BUILDKIT=0 docker build -q -t "$image" "$dir" >"$dir/build.log" 2>&1 ||
+        { tail -n 10 "$dir/build.log" >&2; return 1; }
+}
+
+# lab_project_image IMAGE CONTEXT LOG: our Dockerfile on the base images (cached layers
+# reused), the output in LOG. The lock: one Swift compile on this machine at a time, a
+# build stage's included. The build stage is tagged too (IMAGE-build): the legacy
+# builder's cache of the Swift compile is that image, and a tag keeps it from being
+# removed as dangling below. Then the data root is kept bounded: each source change
+# leaves the previous image and build stage (3.7 GB) untagged; every dangling image is
+# removed. Sets LAB_CACHED_STEPS and LAB_REMOVED_IMAGES.
+LAB_SWIFT_BUILD_LOCK=${LAB_SWIFT_BUILD_LOCK:-/tmp/swift-build.lock}
+export LAB_CACHED_STEPS LAB_REMOVED_IMAGES
+lab_project_image() {
+    local image=$1 context=$2 log=$3
+    local build_args=(--build-arg BUILD_IMAGE="$LAB_BUILD_IMAGE" --build-arg RUNTIME_IMAGE="$LAB_RUNTIME_IMAGE"
+        --build-arg HIREDIS_RUNTIME_PACKAGE="$LAB_HIREDIS_RUNTIME_PACKAGE")
+    # shellcheck disable=SC2016  # the inner bash expands its own arguments
+    flock "$LAB_SWIFT_BUILD_LOCK" bash -c 'DOCKER_BUILDKIT=0 docker build --target build -t "$1-build" "${@:3}" "$2" &&
+        DOCKER_BUILDKIT=0 docker build -t "$1" "${@:3}" "$2"' build "$image" "$context" "${build_args[@]}" \
+        >"$log" 2>&1 || return $?
+    LAB_CACHED_STEPS=$(grep -c 'Using cache' "$log" || true)
+    LAB_REMOVED_IMAGES=0
+    local id
+    for id in $(docker images --quiet --no-trunc --filter dangling=true); do
+        if docker rmi "$id" >/dev/null 2>&1; then LAB_REMOVED_IMAGES=$((LAB_REMOVED_IMAGES + 1)); fi
+    done
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     set -euo pipefail
     cd "$(dirname "$0")/../.." || exit 1

@@ -17,6 +17,10 @@ LAB_DOCKER_ROOT=${LAB_DOCKER_ROOT:-$LAB_CACHE/docker}
 # Seconds to wait for the lock of the data root (another run using it), and for dockerd.
 LAB_LOCK_TIMEOUT=${LAB_LOCK_TIMEOUT:-900}
 LAB_DOCKER_START_TIMEOUT=${LAB_DOCKER_START_TIMEOUT:-60}
+# dockerd's network flags. By default no bridge and no iptables rules: containers run with
+# `--network host`, the namespace's loopback. The lab cluster (scripts/lab/cluster.sh)
+# gives pods a bridge of their own instead (still inside the namespace).
+LAB_DOCKER_NETWORK=${LAB_DOCKER_NETWORK:---bridge=none --iptables=false --ip6tables=false --ip-masq=false}
 LAB_NS=""
 LAB_RUN=""
 LAB_DOCKERD_PID=""
@@ -161,13 +165,14 @@ lab_docker_start() {
         --root "$LAB_CACHE/containerd" --state "$LAB_RUN/containerd/state" \
         >"$LAB_RUN/containerd.log" 2>&1 {LAB_LOCK_FD}>&- &
     LAB_CONTAINERD_PID=$!
-    # --bridge=none --iptables=false: no docker0, no NAT; containers use --network host.
+    # $LAB_DOCKER_NETWORK: by default no docker0, no NAT; containers use --network host.
     # The pidfile in the cache: dockerd refuses to start while another one on this data
     # root still runs (e.g. one orphaned by a SIGKILLed run).
+    # shellcheck disable=SC2086  # LAB_DOCKER_NETWORK is a list of flags
     nsenter --net="/run/netns/$LAB_NS" dockerd --data-root "$LAB_DOCKER_ROOT" --exec-root "$LAB_RUN/exec" \
         --pidfile "$LAB_CACHE/dockerd.pid" -H "unix://$LAB_RUN/docker.sock" \
         --containerd "$LAB_RUN/containerd/containerd.sock" \
-        --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
+        $LAB_DOCKER_NETWORK \
         >"$LAB_RUN/dockerd.log" 2>&1 {LAB_LOCK_FD}>&- &
     LAB_DOCKERD_PID=$!
     export DOCKER_HOST=unix://$LAB_RUN/docker.sock
