@@ -139,7 +139,6 @@ endpoint_ips=$(lab_kubectl -n "$NAMESPACE" get endpoints "$FULLNAME" \
     -o jsonpath='{range .subsets[*].addresses[*]}{.ip}{"\n"}{end}' | sort | paste -sd' ')
 check "the Service's Endpoints list exactly the Ready pods" "$pod_ips" "$endpoint_ips"
 uid=$(lab_kubectl -n "$NAMESPACE" exec "deploy/$FULLNAME" -- sh -c 'id -u; id -g' 2>/dev/null | paste -sd' ' || true)
-[ -n "$uid" ] || uid=$(docker top "$(docker ps -q --filter label=io.kubernetes.container.name=payment-api | head -n 1)" -o uid,gid 2>/dev/null | tail -n 1 | awk '{print $1, $2}')
 check "the server runs as uid and gid 10001" "10001 10001" "$uid"
 
 # ---------------------------------------------------------------- Prometheus
@@ -228,7 +227,11 @@ sim_job sim-upgrade "$payments" >"$W/sim-upgrade.yaml"
 lab_kubectl apply -f "$W/sim-upgrade.yaml" >/dev/null || die "kubectl apply of the second simulator Job failed"
 lab_kubectl -n "$NAMESPACE" wait --for=condition=ready pod -l job-name=sim-upgrade --timeout 120s >/dev/null ||
     die "the second simulator's pod did not start"
-sleep 3
+# The upgrade starts once the simulator sends payments (its "run NAME:" line follows its
+# wait for /readyz), not after a guessed sleep.
+sim_sending() { lab_kubectl -n "$NAMESPACE" logs job/sim-upgrade 2>/dev/null | grep -q '^payment-simulator: run sim-upgrade:'; }
+for _ in $(seq 1 240); do sim_sending && break; sleep 0.5; done
+sim_sending || die "the second simulator did not start sending payments within 120 s"
 started=$(now)
 lab_helm upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$W/values.yaml" --set config.lockLeaseMs=12000 \
     >"$W/helm-upgrade.txt" 2>&1 || { cat "$W/helm-upgrade.txt" >&2; die "helm upgrade failed"; }

@@ -49,8 +49,9 @@ lab_k8s_sources_list() {
 
 # lab_k8s_deps: everything the build takes from apt (packages, the source package's
 # files), so that a build started in the background afterwards (make test) never runs
-# apt beside another script's apt. Sets LAB_K8S_PACKAGE_VERSION.
+# apt beside another script's apt. Sets LAB_K8S_PACKAGE_VERSION and LAB_K8S_DSC.
 LAB_K8S_PACKAGE_VERSION=""
+LAB_K8S_DSC=""
 lab_k8s_deps() {
     scripts/install-deps.sh go:golang-go etcd:etcd-server dpkg-source:dpkg-dev || return 1
     if [ ! -d /usr/share/gocode/src/github.com/modern-go/reflect2 ]; then
@@ -61,8 +62,9 @@ lab_k8s_deps() {
     version=$(apt-cache showsrc kubernetes 2>/dev/null | awk '/^Version:/ {print $2; exit}')
     [ -n "$version" ] || { lab_k8s_log "apt-cache showsrc kubernetes: no source package"; return 1; }
     LAB_K8S_PACKAGE_VERSION=$version
+    LAB_K8S_DSC=$LAB_K8S_CACHE/debsrc/kubernetes_${version#*:}.dsc
     mkdir -p "$LAB_K8S_CACHE/debsrc" || return 1
-    if [ ! -e "$LAB_K8S_CACHE/debsrc/kubernetes_${version#*:}.dsc" ]; then
+    if [ ! -e "$LAB_K8S_DSC" ]; then
         (cd "$LAB_K8S_CACHE/debsrc" && apt-get source -qq --download-only kubernetes 2>/dev/null) ||
             { lab_k8s_log "apt-get source --download-only kubernetes failed"; return 1; }
     fi
@@ -98,10 +100,9 @@ lab_k8s_build_locked() {
     lab_k8s_log "building kubernetes $version (key $key) into $out: about 15 minutes on 2 cores"
     local started=$SECONDS
     rm -rf "$out" && mkdir -p "$out/bin" "$LAB_K8S_CACHE/gocache" || return 1
-    local dsc=$LAB_K8S_CACHE/debsrc/kubernetes_${version#*:}.dsc
     local work=$out/work
     rm -rf "$work" && mkdir -p "$work/gopath/src/k8s.io" || return 1
-    dpkg-source --no-check -x "$dsc" "$work/tree" >"$out/dpkg-source.log" 2>&1 ||
+    dpkg-source --no-check -x "$LAB_K8S_DSC" "$work/tree" >"$out/dpkg-source.log" 2>&1 ||
         { lab_k8s_log "dpkg-source -x failed:"; tail -n 20 "$out/dpkg-source.log" >&2; return 1; }
     local tree=$work/gopath/src/k8s.io/kubernetes
     ln -s "$work/tree" "$tree"
