@@ -1,7 +1,8 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// libFuzzer targets over the parsers that read what clients, operators and Redis send:
+// libFuzzer targets over the parsers that read what clients, operators, Redis and the
+// processor double's callers send:
 // one executable per target, each exporting LLVMFuzzerTestOneInput. A package of its
 // own, so that `swift build` at the root never compiles them. scripts/fuzz.sh builds and
 // runs them (docs/fuzzing.md); the sanitizer flags come from its command line.
@@ -13,6 +14,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let paymentCore = Target.Dependency.product(name: "PaymentCore", package: "payment-api")
 let redisClient = Target.Dependency.product(name: "RedisClient", package: "payment-api")
+let processorDouble = Target.Dependency.product(name: "ProcessorDouble", package: "payment-api")
 
 func fuzzer(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
     .executableTarget(name: name, dependencies: ["FuzzSupport"] + dependencies, swiftSettings: swiftSettings)
@@ -36,5 +38,9 @@ let package = Package(
         fuzzer("FuzzRedisURL", [redisClient]),
         // @testable: HiredisReplyReader is internal (testability is on in debug builds).
         fuzzer("FuzzHiredisReplyReader", [redisClient, .product(name: "NIOCore", package: "swift-nio")]),
+        // @testable: ChargeRequest and BearerToken are internal to the processor double.
+        fuzzer("FuzzChargeRequest", [paymentCore, processorDouble]),
+        fuzzer("FuzzLedgerWindow", [paymentCore]),
+        fuzzer("FuzzProcessorReply", [paymentCore]),
     ]
 )

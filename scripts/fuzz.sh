@@ -6,7 +6,7 @@
 # an out-of-memory. Prints each target's executions per second and corpus size.
 #
 #   FUZZ_SECONDS=25        seconds per target (make fuzz-check: 25; make fuzz: 300)
-#   FUZZ_TARGETS="A B"     run only these targets (default: all six)
+#   FUZZ_TARGETS="A B"     run only these targets (default: all nine)
 #   FUZZ_MERGE=1           merge the new interesting inputs into Fuzz/Corpus/<target>
 #   FUZZ_CONFIG=release    build optimized (default debug: see docs/fuzzing.md)
 #   FUZZ_LOCK=FILE         hold this flock(1) lock while building (shared build machines)
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-25}
-ALL_TARGETS="FuzzPaymentRequest FuzzJSONParser FuzzMoney FuzzAPIKeys FuzzRedisURL FuzzHiredisReplyReader"
+ALL_TARGETS="FuzzPaymentRequest FuzzJSONParser FuzzMoney FuzzAPIKeys FuzzRedisURL FuzzHiredisReplyReader FuzzChargeRequest FuzzLedgerWindow FuzzProcessorReply"
 TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
 CONFIG=${FUZZ_CONFIG:-debug}
 BUILD_PATH=${FUZZ_BUILD_PATH:-.build-fuzz}

@@ -127,6 +127,18 @@ others = sorted(k for k in configmap["data"] if k.startswith("PROCESSOR_") and k
 others += sorted(e["name"] for e in container.get("env", []) if e["name"] in ("PROCESSOR_TOKEN_FILE", "PROCESSOR_TLS_CA_FILE"))
 check(f"PROCESSOR_URL {url!r}: other PROCESSOR_* settings ({', '.join(others) or 'none'}) only with a URL, and then PROCESSOR_TIMEOUT_MS",
       (bool(url) or not others) and (not url or configmap["data"].get("PROCESSOR_TIMEOUT_MS", "").isdigit()))
+# With a PROCESSOR_URL the server requires PROCESSOR_KEY_SECRET_FILE (exit 78 without it);
+# PROCESSOR_KEY_VERSION, when set, and the reconciler's settings within its bounds.
+env_names = {e["name"] for e in container.get("env", [])}
+check(f"PROCESSOR_URL {url!r}: PROCESSOR_KEY_SECRET_FILE is set whenever there is a URL",
+      not url or "PROCESSOR_KEY_SECRET_FILE" in env_names)
+bounds = {"PROCESSOR_KEY_VERSION": (1, 9999), "RECONCILE_DELAY_MS": (1000, 3600000),
+          "RECONCILE_INTERVAL_MS": (100, 600000), "RECONCILE_MAX_ATTEMPTS": (1, 1000)}
+given = {k: configmap["data"].get(k) for k in bounds}
+check("the ConfigMap sets RECONCILE_DELAY_MS, RECONCILE_INTERVAL_MS and RECONCILE_MAX_ATTEMPTS (and any PROCESSOR_KEY_VERSION) "
+      f"within the server's bounds ({', '.join(f'{k}={v}' for k, v in given.items() if v is not None)})",
+      all(given[k] is not None for k in bounds if k.startswith("RECONCILE_"))
+      and all(v is None or (v.isdigit() and bounds[k][0] <= int(v) <= bounds[k][1]) for k, v in given.items()))
 if not enabled:
     check(f"processor double off: none of its objects ({len(doubles)}), PROCESSOR_URL {url!r} is not a double's",
           not doubles and "-processor." not in (url or ""))
@@ -296,7 +308,8 @@ must_fail "helm template refuses processor.caSecret with the processor double (p
 # An external processor wins over the double: the server calls it (and the NetworkPolicy
 # opens its port), the simulator gets no SIM_PROCESSOR_URL (a real processor has no GET /charges).
 "$HELM" template payments "$CHART" --namespace payments --set processorDouble.enabled=true,simulator.enabled=true \
-    --set config.processorUrl=https://api.processor.example:8443/v1,processor.caSecret=processor-ca >"$WORK/external.yaml" 2>"$WORK/out"
+    --set config.processorUrl=https://api.processor.example:8443/v1,processor.caSecret=processor-ca,processor.keySecret=processor-key \
+    >"$WORK/external.yaml" 2>"$WORK/out"
 run "helm template: an external https processor with its CA Secret: PROCESSOR_URL and PROCESSOR_TLS_CA_FILE set, egress on 8443, no SIM_PROCESSOR_URL" \
     "$PY" -c '
 import sys, yaml
@@ -313,6 +326,33 @@ assert env.get("PROCESSOR_TLS_CA_FILE") == "/etc/payment-api/processor/ca.crt", 
 assert 8443 in ports, ports
 assert "SIM_PROCESSOR_URL" not in sim, sim
 ' "$WORK/external.yaml"
+# With a PROCESSOR_URL the server requires PROCESSOR_KEY_SECRET_FILE: an external processor
+# without processor.keySecret is refused; the double without one gets a generated Secret.
+must_fail "helm template refuses an external processor without processor.keySecret (the server would exit 78)" \
+    "processor.keySecret is empty" "$HELM" template payments "$CHART" --set config.processorUrl=https://api.processor.example/v1
+for keysecret in "" processor-key; do
+    "$HELM" template payments "$CHART" --namespace payments --set processorDouble.enabled=true \
+        --set "processor.keySecret=$keysecret" >"$WORK/double-key.yaml" 2>"$WORK/out"
+    run "helm template: the processor double with processor.keySecret '${keysecret}': PROCESSOR_KEY_SECRET_FILE from ${keysecret:-a generated Secret}" \
+        "$PY" -c '
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+given = sys.argv[2]
+secrets = [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"]
+server = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["labels"]["app.kubernetes.io/component"] == "server")
+env = {e["name"]: e.get("value") for e in server["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+volume = next(v for v in server["spec"]["template"]["spec"]["volumes"] if v["name"] == "processor")
+sources = {s["secret"]["name"]: s["secret"]["items"] for s in volume["projected"]["sources"]}
+name = given or "payments-payment-api-processor-key"
+assert env.get("PROCESSOR_KEY_SECRET_FILE") == "/etc/payment-api/processor/key-secret", env
+assert sources.get(name) == [{"key": "key", "path": "key-secret"}], sources
+assert secrets == ([] if given else [name]), secrets
+if not given:
+    import base64
+    key = base64.b64decode(next(d for d in docs if d["kind"] == "Secret")["data"]["key"])
+    assert len(key) >= 16, len(key)
+' "$WORK/double-key.yaml" "$keysecret"
+done
 
 echo "== values schema"
 for values in "$CHART/values.yaml" "$CHART/values-production.yaml" "$CHART"/ci/*.yaml; do
@@ -353,6 +393,15 @@ printf 'config:\n  processorUrl: https://api.processor.example:8443/v1\n  proces
     >"$WORK/processor-url-values.yaml"
 run "check-jsonschema accepts a processor URL (https://api.processor.example:8443/v1) with its Secrets" \
     "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/processor-url-values.yaml"
+printf 'reconciler:\n  delayMs: 999\n' >"$WORK/reconcile-delay-values.yaml"
+must_fail "check-jsonschema refuses RECONCILE_DELAY_MS 999 (1000..3600000)" "delayMs" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/reconcile-delay-values.yaml"
+printf 'reconciler:\n  maxAttempts: 1001\n' >"$WORK/reconcile-attempts-values.yaml"
+must_fail "check-jsonschema refuses RECONCILE_MAX_ATTEMPTS 1001 (1..1000)" "maxAttempts" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/reconcile-attempts-values.yaml"
+printf 'processor:\n  keyVersion: 0\n' >"$WORK/key-version-values.yaml"
+must_fail "check-jsonschema refuses PROCESSOR_KEY_VERSION 0 (1..9999)" "keyVersion" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/key-version-values.yaml"
 printf 'processorDouble:\n  chargeThenFailRate: 1.5\n' >"$WORK/double-rate-values.yaml"
 must_fail "check-jsonschema refuses a processor double rate above 1 (chargeThenFailRate 1.5)" "chargeThenFailRate" \
     "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/double-rate-values.yaml"

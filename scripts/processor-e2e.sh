@@ -14,6 +14,20 @@
 #  4. a broken processor that ignores idempotency keys, with the faults of run 1: the
 #     retries charge again, and the simulator's verification must fail (exit 1): the
 #     check can fail.
+# Then the outcome-unknown state and its reconciler (RECONCILE_DELAY_MS=1000,
+# RECONCILE_INTERVAL_MS=200), each run ending with the simulator waiting for the
+# reconciler (--reconcile-wait-seconds) before its three-way verification:
+#  5. charge then drop, with clients that send the same key with another amount after an
+#     outcome-unknown (every one refused 422) and clients that give up after one: no
+#     double charge, nothing charged at the processor only, nothing left unknown.
+#  6. head then stall: the processor charges, sends the head of its 201 and holds the
+#     body for 25 s; PROCESSOR_TIMEOUT_MS=800 bounds every answer (503 outcome-unknown
+#     within about a second) and holds no key (no 409), and all three agree after the wait.
+#  7. an absurd Retry-After (9223372036854775807 s) on every new key's 409: payment-api
+#     stays up, answers 409 or 503 only, with a Retry-After it bounded.
+#  8. transient 429s and 401s on any POST, with charge then drop and failing lookups: no
+#     500 "nothing was charged" to a key that had an outcome-unknown, and agreement after
+#     the wait.
 # Prints "N passed, N failed" and exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -177,6 +191,99 @@ sed 's/^/      /' "$LIB_WORKDIR/p4.txt" | grep -iE 'verification|double|processo
 check "the simulator found double charges at the processor" true "$(sim_processor p4 '.verification.processor.double_charged > 0')"
 check "the processor's record shows them too" true "$([ "$doubles" -gt 0 ] && echo true || echo false)"
 check "our ledgers alone show nothing wrong (doubled 0): only the processor's record catches it" 0 "$(jq .verification.double_charged "$LIB_WORKDIR/p4.json")"
+stop_stack
+
+# The reconciler resolves unknown outcomes a second after they happen, every 200 ms.
+reconcile_env=(PROCESSOR_TIMEOUT_MS=1000 RECONCILE_DELAY_MS=1000 RECONCILE_INTERVAL_MS=200)
+# after_unknown NAME: the simulator's counts after outcome-unknowns, one line.
+after_unknown() {
+    jq -r '"outcome-unknown \(.outcome_unknown); amount changed \(.amount_changed_after_unknown) (refused \(.amount_change_refused)), abandoned \(.abandoned_after_unknown), 500 after unknown \(.processor_failed_after_unknown); reconcile wait \(.verification.reconcile // {} | tostring)"' \
+        "$LIB_WORKDIR/$1.json"
+}
+# agreement NAME: "<reconcile wait agreed> <processor only> <unknown left> <double charged at the processor>"
+# from the simulator's report; all agree reads "true 0 0 0".
+agreement() {
+    jq -r '"\(.verification.reconcile.agreed) \(.verification.processor.processor_only) \(.verification.unknown_left) \(.verification.processor.double_charged)"' \
+        "$LIB_WORKDIR/$1.json"
+}
+AGREED="true 0 0 0"
+
+echo "== 5. charge then drop; clients change the amount or give up after an outcome-unknown; the reconciler settles"
+start_stack p5 --processor-charge-then-fail-rate 0.3 --processor-charge-then-fail drop -- "${reconcile_env[@]}"
+check "simulator: exit 0" 0 "$(run_simulator p5 "${retries[@]}" --clients 20 --payments 300 --users 60 --duplicates 2 \
+    --change-amount-after-unknown-rate 0.5 --abandon-after-unknown-rate 0.3 --reconcile-wait-seconds 20)"
+echo "      simulator: $(summary p5)"
+echo "      after unknown: $(after_unknown p5)"
+echo "      processor: $(double_requests p5)"
+check "connections were dropped after charging" true "$(jq '.requests.dropped_after_charge > 0' "$LIB_WORKDIR/p5.charges.json")"
+check "amounts were changed after an outcome-unknown, every one refused with 422" true \
+    "$(sim_processor p5 '.amount_changed_after_unknown > 0 and .amount_change_refused == .amount_changed_after_unknown')"
+check "clients gave up after an outcome-unknown" true "$(sim_processor p5 '.abandoned_after_unknown > 0')"
+check "the reconciler looked up every abandoned payment at the processor" true \
+    "$([ "$(double_count p5 lookups)" -ge "$(sim_processor p5 .abandoned_after_unknown)" ] && echo true || echo false)"
+check "agreed after the wait: 0 processor-only charges, 0 unknown left, 0 double charges" "$AGREED" "$(agreement p5)"
+check "exactly once in our ledgers (abandoned payments are not unconfirmed)" "$EXACT" "$(verification p5)"
+check "no key charged twice at the processor (its GET /charges)" 0 "$(processor_doubles p5)"
+check "processor and ledger agree, reference by reference" "$(jq '.charges | length' "$LIB_WORKDIR/p5.charges.json") 0 0" "$(three_way p5)"
+stop_stack
+
+echo "== 6. head then stall: the processor charges, sends its head and holds the body 25 s; PROCESSOR_TIMEOUT_MS=800"
+start_stack p6 --processor-stall-rate 1 --processor-stall-ms 25000 -- "${reconcile_env[@]}" PROCESSOR_TIMEOUT_MS=800
+check "simulator: exit 0" 0 "$(run_simulator p6 "${retries[@]}" --clients 10 --payments 40 --users 10 \
+    --abandon-after-unknown-rate 0.3 --reconcile-wait-seconds 20)"
+echo "      simulator: $(summary p6); latency $(jq -c .latency_ms "$LIB_WORKDIR/p6.json")"
+echo "      after unknown: $(after_unknown p6)"
+echo "      processor: $(double_requests p6)"
+check "every charge stalled after its head" true "$(jq '.requests.stalled == (.charges | length) and .requests.stalled > 0' "$LIB_WORKDIR/p6.charges.json")"
+check "every payment's first answer was 503 outcome-unknown" true "$(sim_processor p6 '.outcome_unknown >= .payments_total')"
+check "every answer within the deadline + 1 s (slowest under 1.8 s)" true "$(sim_processor p6 '.latency_ms.max < 1800')"
+check "no key held past the deadline: no 409, the run far shorter than the 25 s stall" "0 true" \
+    "$(sim_processor p6 '"\(.status_counts["409"] // 0) \(.duration_ms < 20000)"')"
+check "the reconciler looked up every abandoned payment at the processor" true \
+    "$([ "$(double_count p6 lookups)" -ge "$(sim_processor p6 .abandoned_after_unknown)" ] && echo true || echo false)"
+check "agreed after the wait: 0 processor-only charges, 0 unknown left, 0 double charges" "$AGREED" "$(agreement p6)"
+check "exactly once in our ledgers" "$EXACT" "$(verification p6)"
+check "processor and ledger agree, reference by reference" "$(jq '.charges | length' "$LIB_WORKDIR/p6.charges.json") 0 0" "$(three_way p6)"
+stop_stack
+
+echo "== 7. an absurd Retry-After: every new key answered 409 with Retry-After 9223372036854775807, nothing charged"
+start_stack p7 --processor-absurd-retry-after-rate 1 -- "${reconcile_env[@]}"
+check "simulator: exit 2 (nothing could be paid, nothing wrong)" 2 "$(run_simulator p7 --base-delay-ms 20 --max-delay-ms 200 --max-attempts 5 \
+    --no-retry-budget --no-honour-retry-after --duration-seconds 30 --clients 10 --payments 30 --users 10)"
+echo "      simulator: $(summary p7)"
+echo "      processor: $(double_requests p7)"
+probe_head=$(curl -s -m 10 -D - -o /dev/null -H 'Content-Type: application/json' \
+    -d '{"user_id":"p7-probe","amount":1.00,"currency":"USD","idempotency_key":"p7-probe-1"}' "http://127.0.0.1:$API_PORT/pay" | tr -d '\r')
+probe_status=$(printf '%s\n' "$probe_head" | awk 'NR == 1 {print $2}')
+probe_retry_after=$(printf '%s\n' "$probe_head" | awk -F': *' 'tolower($1) == "retry-after" {print $2}')
+echo "      a /pay by hand: $probe_status, Retry-After: ${probe_retry_after:-none}"
+check "payment-api is still running (pid $API_PID)" alive "$(kill -0 "$API_PID" 2>/dev/null && echo alive || echo dead)"
+check "payment-api /healthz answers 200" 200 "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/healthz")"
+check "the processor answered the absurd 409s" true "$(jq '.requests.absurd_retry_after > 0' "$LIB_WORKDIR/p7.charges.json")"
+check "payment-api answered 409 or 503 only" true \
+    "$(sim_processor p7 '(.status_counts | length > 0) and (.status_counts | keys - ["409", "503"] | length == 0)')"
+check "the Retry-After it passes on is bounded (a whole number of seconds, at most 3600)" true \
+    "$(case "$probe_status:$probe_retry_after" in 409:[0-9]* | 503:[0-9]*) [ "${#probe_retry_after}" -le 4 ] && [ "$probe_retry_after" -le 3600 ] && echo true || echo false ;; *) echo false ;; esac)"
+check "nothing charged anywhere" "0 true" "$(jq '.charges | length' "$LIB_WORKDIR/p7.charges.json") $(sim_processor p7 '.verification.processor.passed')"
+stop_stack
+
+echo "== 8. transient 429/401 on any POST, charge then drop, failing lookups"
+start_stack p8 --processor-transient-4xx-rate 0.3 --processor-charge-then-fail-rate 0.3 --processor-charge-then-fail drop \
+    --processor-lookup-fail-rate 0.3 -- "${reconcile_env[@]}"
+check "simulator: exit 0" 0 "$(run_simulator p8 "${retries[@]}" --clients 20 --payments 200 --users 40 --duplicates 2 \
+    --abandon-after-unknown-rate 0.2 --reconcile-wait-seconds 20)"
+echo "      simulator: $(summary p8)"
+echo "      after unknown: $(after_unknown p8)"
+echo "      processor: $(double_requests p8)"
+check "transient 4xx and drops after charging both happened" true \
+    "$(jq '.requests.transient_4xx > 0 and .requests.dropped_after_charge > 0' "$LIB_WORKDIR/p8.charges.json")"
+check "outcome-unknowns happened and were retried" true "$(sim_processor p8 '.outcome_unknown > 0')"
+check "no 500 \"nothing was charged\" to a key that had an outcome-unknown" 0 "$(sim_processor p8 '.processor_failed_after_unknown')"
+check "the reconciler looked up every abandoned payment at the processor" true \
+    "$([ "$(double_count p8 lookups)" -ge "$(sim_processor p8 .abandoned_after_unknown)" ] && echo true || echo false)"
+check "agreed after the wait: 0 processor-only charges, 0 unknown left, 0 double charges" "$AGREED" "$(agreement p8)"
+check "exactly once in our ledgers" "$EXACT" "$(verification p8)"
+check "processor and ledger agree, reference by reference" "$(jq '.charges | length' "$LIB_WORKDIR/p8.charges.json") 0 0" "$(three_way p8)"
 stop_stack
 
 echo "processor-e2e: $(( $(date +%s) - started_at )) s"

@@ -54,6 +54,15 @@ METRICS = {
     # Same lists, PROCESSOR_ONLY; label from docs/processor.md (metrics): {outcome}.
     "processor_requests_total": ("counter", ["outcome"]),
     "processor_request_duration_seconds": ("histogram", ["outcome"]),
+    # Same lists (the unknown-outcome reconciler, on every replica); label from docs/kubernetes.md
+    # (The payment processor): {result}.
+    "payment_reconcile_total": ("counter", ["result"]),
+    # Same lists, no label: cluster-wide numbers read from Redis, the same from every replica
+    # (queries take their max, not their sum).
+    "payment_unknown_pending": ("gauge", []),
+    "payment_unknown_unresolved": ("gauge", []),
+    # Same lists, no label: 1/0, every Redis master has REDIS_WAIT_REPLICAS replicas in sync.
+    "payment_replicas_in_sync": ("gauge", []),
 }
 # DESIGN.md's "Metrics (contract names)" is the contract that outside checks rely on; it
 # is not ours to edit (../shared is read-only), so it must name each of these and nothing

@@ -28,12 +28,13 @@ public func buildApplication(
     let metrics = PaymentMetrics(factory: factory)
 
     let redis = try RedisClient(configuration: configuration.redis, logger: logger, metricsFactory: factory)
+    let keys = PaymentKeys(prefix: configuration.keyPrefix)
     var redlock: Redlock?
     if !configuration.redlockNodes.isEmpty {
         let nodes = try configuration.redlockNodes.map { node throws(RedisClientError) in
             try RedisClient(configuration: node, logger: logger, metricsFactory: factory)
         }
-        redlock = Redlock(nodes: nodes)
+        redlock = Redlock(nodes: nodes, keys: keys)
         logger.info("redlock on", metadata: [
             "nodes": "\(nodes.count)", "node_timeout": "\(configuration.redlockNodes[0].commandTimeout)",
         ])
@@ -64,17 +65,32 @@ public func buildApplication(
     } else {
         processor = SimulatedProcessor(failureRate: configuration.paymentFailureRate, latency: configuration.paymentLatency)
     }
+    let store = RedisIdempotencyStore(client: redis, keys: keys, acknowledgement: acknowledgement)
+    let replicaSync = configuration.waitReplicas > 0 ? ReplicaSync(required: configuration.waitReplicas, keys: keys) : nil
     let service = PaymentService(
-        store: RedisIdempotencyStore(client: redis, acknowledgement: acknowledgement),
+        store: store,
         processor: processor,
-        globalRateLimiter: configuration.globalRateLimit.map { RedisRateLimiter(client: redis, policy: $0) },
+        globalRateLimiter: configuration.globalRateLimit.map { RedisRateLimiter(client: redis, policy: $0, keys: keys) },
         keyLock: redlock,
+        replicaGate: replicaSync,
         settings: .init(
             lease: configuration.lockLease,
             retention: configuration.idempotencyTTL,
             userRateLimit: configuration.userRateLimit,
             watchdog: watchdog && configuration.leaseWatchdog,
-            identitySecret: configuration.identitySecret
+            identitySecret: configuration.identitySecret,
+            // The processor's deadline covers its exchange; the margin covers the rest of
+            // the attempt (the answer's interpretation, a slow scheduler).
+            maximumWork: configuration.processor.map { $0.timeout + .seconds(1) },
+            reconcileDelay: configuration.reconcileDelay
+        )
+    )
+    let reconciler = Reconciler(
+        queue: store, store: store, processor: processor,
+        settings: .init(
+            delay: configuration.reconcileDelay, interval: configuration.reconcileInterval,
+            maximumAttempts: configuration.reconcileMaxAttempts,
+            lease: max(configuration.lockLease, (configuration.processor?.timeout ?? .zero) * 2), retention: configuration.idempotencyTTL
         )
     )
     if !configuration.leaseWatchdog {
@@ -85,7 +101,12 @@ public func buildApplication(
     var services: [any Service] = [redis] + (redlock?.nodes ?? [])
     if let acknowledgement { services.append(acknowledgement.client) }
     if let httpProcessor { services.append(httpProcessor) }
-    services.append(ReadinessMonitor(redis: redis, redlock: redlock, readiness: readiness, logger: logger))
+    let replicasInSync = Gauge(label: "payment_replicas_in_sync", factory: factory)
+    replicasInSync.record(replicaSync == nil ? 1 : 0)
+    services.append(ReadinessMonitor(
+        redis: redis, redlock: redlock, replicaSync: replicaSync, replicasInSync: replicasInSync, readiness: readiness, logger: logger
+    ))
+    services.append(ReconcilerService(reconciler: reconciler, metricsFactory: factory, logger: logger))
     var keyFile: APIKeyFile?
     if let path = configuration.apiKeysFile, let keys = configuration.apiKeys {
         let file = APIKeyFile(path: path, keys: keys, staleAfter: configuration.apiKeysStaleAfter, metricsFactory: factory)

@@ -25,6 +25,14 @@ public struct AppConfiguration: Sendable {
     public var processor: ProcessorConfiguration?
     /// `PROCESSOR_KEY_SECRET_FILE`: the HMAC key of payment ids and processor keys.
     public var identitySecret: PaymentIdentity.Secret = .unset
+    /// `RECONCILE_DELAY_MS`, `RECONCILE_INTERVAL_MS`, `RECONCILE_MAX_ATTEMPTS`: when and how
+    /// often the reconciler looks unknown outcomes up at the processor.
+    public var reconcileDelay: Duration = .seconds(10)
+    public var reconcileInterval: Duration = .seconds(5)
+    public var reconcileMaxAttempts = 10
+    /// Put in front of every Redis key (no variable: for tests, which share one Redis
+    /// and must not share the reconciler's queue).
+    public var keyPrefix = ""
     public var paymentFailureRate = 0.3
     public var paymentLatency: Duration = .zero
     public var maxBodyBytes = 16_384
@@ -123,13 +131,25 @@ public struct AppConfiguration: Sendable {
                 throw ConfigurationError(variable: name, message: "has no effect without PROCESSOR_URL")
             }
         }
+        let keyVersion = try reader.integer("PROCESSOR_KEY_VERSION", default: 1, in: 1...9_999)
         if let path = try reader.readableFile("PROCESSOR_KEY_SECRET_FILE") {
             let bytes = Array(FileManager.default.contents(atPath: path) ?? Data())
             guard bytes.count >= 16 else {
                 throw ConfigurationError(variable: "PROCESSOR_KEY_SECRET_FILE", message: "must hold at least 16 bytes, has \(bytes.count)")
             }
-            identitySecret = PaymentIdentity.Secret(bytes: bytes)
+            identitySecret = PaymentIdentity.Secret(bytes: bytes, version: keyVersion)
+        } else if processor != nil {
+            // The fixed public label would give two deployments on one processor account
+            // the same keys: one's payment would replay as the other's charge.
+            throw ConfigurationError(
+                variable: "PROCESSOR_KEY_SECRET_FILE", message: "is required with PROCESSOR_URL: processor keys need a secret of their own"
+            )
+        } else if keyVersion != 1 {
+            throw ConfigurationError(variable: "PROCESSOR_KEY_VERSION", message: "has no effect without PROCESSOR_KEY_SECRET_FILE")
         }
+        reconcileDelay = .milliseconds(try reader.integer("RECONCILE_DELAY_MS", default: 10_000, in: 1_000...3_600_000))
+        reconcileInterval = .milliseconds(try reader.integer("RECONCILE_INTERVAL_MS", default: 5_000, in: 100...600_000))
+        reconcileMaxAttempts = try reader.integer("RECONCILE_MAX_ATTEMPTS", default: 10, in: 1...1_000)
         paymentFailureRate = try reader.probability("PAYMENT_FAILURE_RATE", default: 0.3)
         paymentLatency = .milliseconds(try reader.integer("PAYMENT_LATENCY_MS", default: 0, in: 0...600_000))
         maxBodyBytes = try reader.integer("MAX_BODY_BYTES", default: 16_384, in: 64...10_485_760)

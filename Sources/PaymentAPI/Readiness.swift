@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import PaymentRedis
 import RedisClient
 import ServiceLifecycle
@@ -49,6 +50,11 @@ public final class Readiness: Sendable {
 struct ReadinessMonitor: Service {
     let redis: RedisClient
     let redlock: Redlock?
+    /// With `REDIS_WAIT_REPLICAS`: refreshed on every check (PaymentService reads it).
+    let replicaSync: ReplicaSync?
+    /// `payment_replicas_in_sync`: 1 while every master has the replicas required (always
+    /// 1 when none are), 0 while payments are refused for want of them.
+    let replicasInSync: Gauge
     let readiness: Readiness
     let logger: Logger
 
@@ -98,10 +104,26 @@ extension ReadinessMonitor {
         } catch {
             return RedisVerdict(problem: "redis: \(error.message)")
         }
-        guard verdict.problem == nil, let quorum = await redlock?.quorumProblem() else { return verdict }
-        var notReady = verdict
-        notReady.problem = quorum
-        return notReady
+        var judged = verdict
+        if let replicaSync {
+            await replicaSync.refresh(redis)
+            let short = replicaSync.shortShards
+            replicasInSync.record(short.isEmpty ? 1 : 0)
+            if !short.isEmpty {
+                let list = short.map { "\($0.address): \($0.inSync.map(String.init) ?? "unknown") in sync" }.joined(separator: "; ")
+                let text = "fewer than \(replicaSync.required) redis replicas in sync (REDIS_WAIT_REPLICAS), payments refused before charging: \(list)"
+                // As for masters that do not serve: on a cluster a shard short of
+                // replicas is the same for every pod; its payments get 503, the rest go on.
+                if cluster && short.count < replicaSync.shardCount {
+                    judged.degraded = [judged.degraded, text].compactMap { $0 }.joined(separator: "; ")
+                } else if judged.problem == nil {
+                    judged.problem = text
+                }
+            }
+        }
+        guard judged.problem == nil, let quorum = await redlock?.quorumProblem() else { return judged }
+        judged.problem = quorum
+        return judged
     }
 }
 

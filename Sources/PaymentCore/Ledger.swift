@@ -8,13 +8,31 @@ public struct Ledger: Sendable, Hashable {
     public let chargesTotal: Int
     /// In the order charged.
     public let charges: [Charge]
+    /// Payments whose outcome is unknown: the processor may hold them, this ledger does
+    /// not (yet). The first `ChargeWindow.maximumLimit`, oldest first.
+    public let unknown: [UnknownPayment]
 
-    public init(userID: UserID, payments: Int, totals: [String: Int64], chargesTotal: Int = 0, charges: [Charge] = []) {
+    public init(userID: UserID, payments: Int, totals: [String: Int64], chargesTotal: Int = 0, charges: [Charge] = [], unknown: [UnknownPayment] = []) {
         self.userID = userID
         self.payments = payments
         self.totals = totals
         self.chargesTotal = chargesTotal
         self.charges = charges
+        self.unknown = unknown
+    }
+}
+
+/// A payment of the ledger's user whose outcome is unknown.
+public struct UnknownPayment: Sendable, Hashable {
+    public let paymentID: String
+    public let idempotencyKey: String
+    /// When it first became unknown, ms since 1970 (Redis's clock).
+    public let sinceMilliseconds: Int64
+
+    public init(paymentID: String, idempotencyKey: String, sinceMilliseconds: Int64) {
+        self.paymentID = paymentID
+        self.idempotencyKey = idempotencyKey
+        self.sinceMilliseconds = sinceMilliseconds
     }
 }
 
@@ -25,12 +43,16 @@ public struct Charge: Sendable, Hashable {
     public let idempotencyKey: String
     public let amountMinor: Int64
     public let currency: String
+    /// The processor's id of the charge; nil for the simulated processor (and charges
+    /// recorded before charge ids were kept).
+    public let chargeID: String?
 
-    public init(paymentID: String, idempotencyKey: String, amountMinor: Int64, currency: String) {
+    public init(paymentID: String, idempotencyKey: String, amountMinor: Int64, currency: String, chargeID: String? = nil) {
         self.paymentID = paymentID
         self.idempotencyKey = idempotencyKey
         self.amountMinor = amountMinor
         self.currency = currency
+        self.chargeID = chargeID
     }
 }
 
@@ -66,6 +88,16 @@ extension JSONWriter.ObjectWriter {
             object.field("idempotency_key", string: charge.idempotencyKey)
             object.field("amount_minor", integer: charge.amountMinor)
             object.field("currency", string: charge.currency)
+            if let chargeID = charge.chargeID { object.field("charge_id", string: chargeID) }
+        }
+    }
+
+    /// The unknown array of `GET /ledger/{user_id}`.
+    public mutating func field(_ name: String, unknown: some Sequence<UnknownPayment>) {
+        field(name, objects: unknown) { object, payment in
+            object.field("payment_id", string: payment.paymentID)
+            object.field("idempotency_key", string: payment.idempotencyKey)
+            object.field("since_ms", integer: payment.sinceMilliseconds)
         }
     }
 }

@@ -14,7 +14,8 @@ import Crypto
 public struct PaymentIdentity: Sendable, Hashable {
     /// `pay_` and 32 hex digits: the receipt's `payment_id`, the processor's `reference`.
     public let paymentID: String
-    /// `pk_` and 64 hex digits: the `Idempotency-Key` sent to the processor.
+    /// `pk_` (key version 1) or `pk<version>_`, and 64 hex digits: the `Idempotency-Key`
+    /// sent to the processor.
     public let processorKey: String
 
     public init(for request: PaymentRequest, secret: PaymentIdentity.Secret) {
@@ -22,7 +23,18 @@ public struct PaymentIdentity: Sendable, Hashable {
         // distinct triples never give the same message.
         let message = Array("\(request.tenant?.name ?? "")\u{0}\(request.userID.value)\u{0}\(request.idempotencyKey.value)".utf8)
         paymentID = "pay_" + Self.mac("payment-id", message, secret).prefix(16).hexString
-        processorKey = "pk_" + Self.mac("processor-key", message, secret).hexString
+        // Version 1 keeps the form keys had before versions existed, so an upgrade does
+        // not change the key of a payment already at the processor.
+        let prefix = secret.version == 1 ? "pk_" : "pk\(secret.version)_"
+        processorKey = prefix + Self.mac("processor-key", message, secret).hexString
+    }
+
+    /// The identity an earlier attempt used, as stored with an unknown outcome: a retry
+    /// or the reconciler asks the processor under the key it was first sent with, even
+    /// after the secret was rotated.
+    public init(paymentID: String, processorKey: String) {
+        self.paymentID = paymentID
+        self.processorKey = processorKey
     }
 
     private static func mac(_ purpose: String, _ message: [UInt8], _ secret: Secret) -> [UInt8] {
@@ -32,20 +44,29 @@ public struct PaymentIdentity: Sendable, Hashable {
     /// The HMAC key. Its bytes never appear in a description.
     public struct Secret: Sendable, Hashable, CustomStringConvertible {
         let key: SymmetricKey
+        /// `PROCESSOR_KEY_VERSION`: named in every processor key, so keys made under
+        /// another secret are told apart at a glance (docs/processor.md: rotation).
+        public let version: Int
 
         /// The key of `PROCESSOR_KEY_SECRET_FILE`'s bytes.
-        public init(bytes: [UInt8]) { key = SymmetricKey(data: bytes) }
+        public init(bytes: [UInt8], version: Int = 1) {
+            key = SymmetricKey(data: bytes)
+            self.version = version
+        }
 
-        /// No secret configured: a fixed, public label.
+        /// No secret configured: a fixed, public label. Only for the in-process simulated
+        /// processor: with `PROCESSOR_URL` set, start-up requires a secret, since two
+        /// deployments with this label on one processor account would share keys.
         public static let unset = Secret(bytes: Array("payment-api processor identity v1".utf8))
 
-        public var description: String { "PaymentIdentity.Secret(…)" }
+        public var description: String { "PaymentIdentity.Secret(version \(version), …)" }
 
         public static func == (lhs: Secret, rhs: Secret) -> Bool {
-            lhs.key.withUnsafeBytes { a in rhs.key.withUnsafeBytes { b in a.elementsEqual(b) } }
+            lhs.version == rhs.version && lhs.key.withUnsafeBytes { a in rhs.key.withUnsafeBytes { b in a.elementsEqual(b) } }
         }
 
         public func hash(into hasher: inout Hasher) {
+            hasher.combine(version)
             key.withUnsafeBytes { hasher.combine(bytes: $0) }
         }
     }

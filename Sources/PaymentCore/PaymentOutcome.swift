@@ -11,9 +11,13 @@ public enum PaymentOutcome: Sendable, Hashable {
     case rateLimited(RateLimitStatus, retryAfterMilliseconds: Int)
     /// The processor declined: a final answer (402), stored and replayed; nothing charged.
     case declined(StoredResponse, rateLimit: RateLimitStatus?)
-    /// The processor failed transiently: nothing stored. `keyReleased` is false when the
+    /// The processor refused this attempt, known to have charged nothing, and no earlier
+    /// attempt's outcome is unknown: nothing stored. `keyReleased` is false when the
     /// release itself failed: the key is then held until its lease ends.
     case processorFailed(String, keyReleased: Bool)
+    /// Replicas are required (`REDIS_WAIT_REPLICAS`) and the key's shard has too few in
+    /// sync: refused before anything was taken or charged.
+    case replicasMissing(ReplicaShortfall)
     /// The work outlived its lease: this attempt recorded nothing; a retry decides (with
     /// the same processor key, so the processor charges at most once).
     case leaseLost
@@ -33,11 +37,18 @@ public enum PaymentOutcome: Sendable, Hashable {
         case .fingerprintMismatch: "fingerprint_mismatch"
         case .rateLimited: "rate_limited"
         case .processorFailed: "processor_failed"
+        case .replicasMissing: "replicas_missing"
         case .leaseLost: "lease_lost"
         case .unavailable: "unavailable"
         case .outcomeUnknown: "outcome_unknown"
         }
     }
+}
+
+/// Whether the replicas a commit needs are there, from a cached, refreshed view.
+public protocol ReplicaGate: Sendable {
+    /// nil when the key's shard has as many replicas in sync as required (or none are).
+    func shortfall(for request: PaymentRequest) -> ReplicaShortfall?
 }
 
 /// Why an outcome is unknown, and the payment id the processor and a later receipt use.
@@ -47,9 +58,12 @@ public struct UnknownOutcome: Sendable, Hashable {
         case recordUnconfirmed(String)
         /// Recorded on the master, but not acknowledged by enough replicas in time.
         case notReplicated(ReplicaShortfall)
-        /// The processor may have charged (5xx, timeout, dropped connection); the key was
-        /// released unless `keyReleased` is false.
-        case processor(String, keyReleased: Bool)
+        /// The processor may have charged (5xx, timeout, dropped connection, an answer
+        /// outside the contract, or a refusal after an earlier unknown attempt). `recorded`:
+        /// the record is kept as unknown, its lease released, for the retry and the
+        /// reconciler; false when Redis could not be written (the key is then held until
+        /// its lease ends and a retry asks the processor again).
+        case processor(String, recorded: Bool)
     }
 
     public let cause: Cause

@@ -2,6 +2,21 @@
 /// held.
 public protocol PaymentProcessor: Sendable {
     func charge(_ charge: ProcessorCharge) async -> ProcessorResult
+    /// Read-only: what the processor holds under a processor key. The reconciler's
+    /// question after an unknown outcome; it never creates a charge.
+    func lookup(processorKey: String) async -> ProcessorLookup
+}
+
+/// What the processor holds under one processor key.
+public enum ProcessorLookup: Sendable, Hashable {
+    /// Charged, with what was charged (checked against our record before it is believed).
+    case charged(chargeID: String, amountMinor: Int64, currency: String)
+    /// Nothing was charged under the key (never seen, refused, or declined).
+    case notCharged
+    /// A charge with the key is still being worked on: ask again later.
+    case inProgress
+    /// No usable answer (timeout, 5xx, an answer outside the contract).
+    case unknown(String)
 }
 
 /// What one attempt asks the processor to charge.
@@ -27,7 +42,8 @@ public enum ProcessorResult: Sendable, Hashable {
     case declined(code: String, message: String)
     /// The processor is still working on this processor key (an earlier attempt).
     case busy(retryAfterMilliseconds: Int)
-    /// Known not to have charged: a retry may succeed.
+    /// This attempt is known to have charged nothing (a 4xx): a retry may succeed. Says
+    /// nothing of earlier attempts with the same processor key.
     case failed(String)
     /// It may or may not have charged (5xx, timeout, a dropped connection). A retry asks
     /// again with the same processor key, so it cannot charge twice.
@@ -60,5 +76,12 @@ public struct SimulatedProcessor: PaymentProcessor {
             return .failed("simulated transient processor failure")
         }
         return .charged(chargeID: nil)
+    }
+
+    /// It keeps no record of its charges, so it cannot say; it never leaves an outcome
+    /// unknown either (it fails knowing it charged nothing), so only a lost `complete`
+    /// reply asks it, and such a record stays unknown until its client retries.
+    public func lookup(processorKey: String) async -> ProcessorLookup {
+        .unknown("the simulated processor keeps no record of its charges")
     }
 }

@@ -3,12 +3,15 @@
 public struct PaymentReceipt: Sendable, Hashable {
     public let paymentID: String
     public let request: PaymentRequest
+    /// The processor's id of the charge, when it gave one (the simulated one does not).
+    public let chargeID: String?
     /// RFC 3339, UTC.
     public let createdAt: String
 
-    public init(paymentID: String, request: PaymentRequest, createdAt: String) {
+    public init(paymentID: String, request: PaymentRequest, chargeID: String? = nil, createdAt: String) {
         self.paymentID = paymentID
         self.request = request
+        self.chargeID = chargeID
         self.createdAt = createdAt
     }
 
@@ -22,6 +25,7 @@ public struct PaymentReceipt: Sendable, Hashable {
             object.field("currency", string: request.currency.code)
             object.field("idempotency_key", string: request.idempotencyKey.value)
             object.field("created_at", string: createdAt)
+            if let chargeID { object.field("charge_id", string: chargeID) }
             object.field("message", string: "Payment processed")
         }
         return writer.bytes

@@ -19,16 +19,24 @@ public struct PaymentService: Sendable {
         public var watchdog: Bool
         /// The HMAC key of payment ids and processor keys (`PROCESSOR_KEY_SECRET_FILE`).
         public var identitySecret: PaymentIdentity.Secret
+        /// The longest the processor's work may hold the key (the processor's deadline
+        /// plus a margin); after it the attempt is given up as unknown and its lease
+        /// released. nil: as long as the work runs (the simulated processor).
+        public var maximumWork: Duration?
+        /// How long after an unknown outcome the reconciler first looks (`RECONCILE_DELAY_MS`).
+        public var reconcileDelay: Duration
 
         public init(
             lease: Duration, retention: Duration, userRateLimit: RateLimitPolicy?, watchdog: Bool = true,
-            identitySecret: PaymentIdentity.Secret = .unset
+            identitySecret: PaymentIdentity.Secret = .unset, maximumWork: Duration? = nil, reconcileDelay: Duration = .seconds(10)
         ) {
             self.lease = lease
             self.retention = retention
             self.userRateLimit = userRateLimit
             self.watchdog = watchdog
             self.identitySecret = identitySecret
+            self.maximumWork = maximumWork
+            self.reconcileDelay = reconcileDelay
         }
     }
 
@@ -37,6 +45,8 @@ public struct PaymentService: Sendable {
     public let globalRateLimiter: (any RateLimiter)?
     /// The quorum lock of Redlock mode, taken before `begin`; nil: the store's lock only.
     public let keyLock: (any KeyLock)?
+    /// With replicas required: whether the key's shard has them now; nil: none required.
+    public let replicaGate: (any ReplicaGate)?
     public let settings: Settings
 
     public init(
@@ -44,16 +54,23 @@ public struct PaymentService: Sendable {
         processor: any PaymentProcessor,
         globalRateLimiter: (any RateLimiter)?,
         keyLock: (any KeyLock)? = nil,
+        replicaGate: (any ReplicaGate)? = nil,
         settings: Settings
     ) {
         self.store = store
         self.processor = processor
         self.globalRateLimiter = globalRateLimiter
         self.keyLock = keyLock
+        self.replicaGate = replicaGate
         self.settings = settings
     }
 
     public func pay(_ request: PaymentRequest) async -> PaymentOutcome {
+        // Before anything is taken or charged: a charge that cannot be acknowledged would
+        // be answered 503 after the money moved.
+        if let shortfall = replicaGate?.shortfall(for: request) {
+            return .replicasMissing(shortfall)
+        }
         if let globalRateLimiter {
             do {
                 if case .limited(let status, let retryAfter) = try await globalRateLimiter.acquire() {
@@ -105,7 +122,10 @@ public struct PaymentService: Sendable {
         case .rateLimited(let status, let retryAfter):
             return .rateLimited(status, retryAfterMilliseconds: retryAfter)
         case .acquired(let lease, let rateLimit):
-            return await execute(request, lease: lease, quorumLock: quorumLock, rateLimit: rateLimit)
+            let identity = PaymentIdentity(for: request, secret: settings.identitySecret)
+            return await execute(request, lease: lease, identity: identity, redrive: false, quorumLock: quorumLock, rateLimit: rateLimit)
+        case .redrive(let lease, let rateLimit, let earlier):
+            return await execute(request, lease: lease, identity: earlier, redrive: true, quorumLock: quorumLock, rateLimit: rateLimit)
         }
     }
 
@@ -127,70 +147,87 @@ public struct PaymentService: Sendable {
         return .outcomeUnknown(UnknownOutcome(cause, paymentID: PaymentIdentity(for: request, secret: settings.identitySecret).paymentID))
     }
 
-    private func execute(_ request: PaymentRequest, lease: Lease, quorumLock: HeldQuorumLock?, rateLimit: RateLimitStatus?) async -> PaymentOutcome {
-        let identity = PaymentIdentity(for: request, secret: settings.identitySecret)
+    /// One attempt at the processor under `lease`. `redrive`: an earlier attempt's outcome
+    /// is unknown, so this one's "nothing charged" says nothing of the payment.
+    private func execute(
+        _ request: PaymentRequest, lease: Lease, identity: PaymentIdentity, redrive: Bool, quorumLock: HeldQuorumLock?, rateLimit: RateLimitStatus?
+    ) async -> PaymentOutcome {
         let charge = ProcessorCharge(request: request, identity: identity, fence: lease.fence)
         let processor = self.processor
         let result = await withLeaseKept(request, lease: lease, quorumLock: quorumLock) { await processor.charge(charge) }
 
         let response: StoredResponse
-        let charged: Bool
+        let ledgerCharge: LedgerCharge?
         switch result {
-        case .charged:
-            let receipt = PaymentReceipt(paymentID: identity.paymentID, request: request, createdAt: Self.timestamp())
-            (response, charged) = (StoredResponse(status: 200, body: receipt.json), true)
+        case .charged(let chargeID):
+            let receipt = PaymentReceipt(paymentID: identity.paymentID, request: request, chargeID: chargeID, createdAt: Self.timestamp())
+            (response, ledgerCharge) = (StoredResponse(status: 200, body: receipt.json), LedgerCharge(paymentID: identity.paymentID, chargeID: chargeID))
         case .declined(let code, let message):
             let decline = PaymentDecline(paymentID: identity.paymentID, request: request, code: code, message: message)
-            (response, charged) = (StoredResponse(status: PaymentDecline.status, body: decline.json), false)
+            (response, ledgerCharge) = (StoredResponse(status: PaymentDecline.status, body: decline.json), nil)
         case .busy(let retryAfter):
-            // An earlier attempt is still at the processor: release ours so the client's
-            // retry, after it, finds the processor's answer.
+            // An earlier attempt is still at the processor: release ours (back to unknown
+            // after a re-drive) so the client's retry, after it, finds the answer.
             _ = try? await store.abort(request, lease: lease)
             return .inFlight(retryAfterMilliseconds: retryAfter)
         case .failed(let message):
-            // Release the key so the client's retry can run at once. If Redis is gone
-            // the record expires with its lease instead, and the answer says so.
+            // This attempt charged nothing. After a re-drive an earlier one may have: the
+            // record goes back to unknown (abort does that) and the answer says unknown.
             let released = (try? await store.abort(request, lease: lease)) ?? false
+            guard !redrive else {
+                let reason = "\(message); an earlier attempt's outcome is still unknown"
+                return .outcomeUnknown(UnknownOutcome(.processor(reason, recorded: released), paymentID: identity.paymentID))
+            }
+            // If Redis is gone the record expires with its lease instead, and the answer says so.
             return .processorFailed(message, keyReleased: released)
         case .unknown(let message):
-            // It may have charged. Releasing the key is still right: the retry asks the
-            // processor again with the same processor key, which charges at most once.
-            let released = (try? await store.abort(request, lease: lease)) ?? false
-            return .outcomeUnknown(UnknownOutcome(.processor(message, keyReleased: released), paymentID: identity.paymentID))
+            // It may have charged: the record stays, unknown, for the retry and the reconciler.
+            let recorded = await markUnknown(request, lease: lease, identity: identity)
+            return .outcomeUnknown(UnknownOutcome(.processor(message, recorded: recorded), paymentID: identity.paymentID))
         }
 
-        if let quorumLock, !quorumLock.isValid {
-            // The quorum lock's validity ran out (its extension found no majority): give
-            // the work up. Between this check and `complete` the lock may still lapse;
-            // the store's owner and fence check below is the guard that cannot.
-            _ = try? await store.abort(request, lease: lease)
-            return .leaseLost
-        }
-
+        // No check of a quorum lock's validity here: after the processor answered, the
+        // store's owner and fence check decides whether this attempt may record it, not
+        // the clock (a charge confirmed by the processor is never thrown away unasked).
         do {
             switch try await store.complete(
-                request, lease: lease, response: response, charge: charged ? identity.paymentID : nil, retention: settings.retention
+                request, lease: lease, response: response, charge: ledgerCharge, identity: identity, retention: settings.retention
             ) {
             case .committed:
-                return charged ? .succeeded(response, rateLimit: rateLimit) : .declined(response, rateLimit: rateLimit)
+                return ledgerCharge != nil ? .succeeded(response, rateLimit: rateLimit) : .declined(response, rateLimit: rateLimit)
             case .notReplicated(let shortfall):
                 return .outcomeUnknown(UnknownOutcome(.notReplicated(shortfall), paymentID: identity.paymentID))
             case .leaseLost:
                 return .leaseLost
             }
         } catch {
-            // Unknown whether it committed. A retry with the same key finds out: it
-            // replays if it did, and runs again after the lease if it did not.
+            // Unknown whether it committed. If it did not, the record is still ours: make
+            // it unknown (a done record is left alone). A retry replays if it committed.
+            _ = await markUnknown(request, lease: lease, identity: identity)
             return .outcomeUnknown(UnknownOutcome(.recordUnconfirmed("\(error)"), paymentID: identity.paymentID))
         }
     }
 
+    /// Keeps the record as unknown for the retry and the reconciler; false when that
+    /// could not be written (Redis failed, or the lease was lost).
+    private func markUnknown(_ request: PaymentRequest, lease: Lease, identity: PaymentIdentity) async -> Bool {
+        let followUp = UnknownFollowUp.recheck(after: settings.reconcileDelay, attempts: nil)
+        return (try? await store.markUnknown(request, lease: lease, identity: identity, retention: settings.retention, followUp: followUp)) ?? false
+    }
+
     /// Runs `work` while a watchdog pushes the lease (and the quorum lock, if any)
-    /// forward every third of it.
-    private func withLeaseKept<T: Sendable>(
-        _ request: PaymentRequest, lease: Lease, quorumLock: HeldQuorumLock?, _ work: @Sendable () async -> T
-    ) async -> T {
-        guard settings.watchdog else { return await work() }
+    /// forward every third of it, for at most `maximumWork`: then the work is cancelled
+    /// and the attempt's answer is unknown, so no processor can hold a key for longer.
+    private func withLeaseKept(
+        _ request: PaymentRequest, lease: Lease, quorumLock: HeldQuorumLock?, _ work: @escaping @Sendable () async -> ProcessorResult
+    ) async -> ProcessorResult {
+        let bounded: @Sendable () async -> ProcessorResult
+        if let maximumWork = settings.maximumWork {
+            bounded = { await Self.withDeadline(maximumWork, work) }
+        } else {
+            bounded = work
+        }
+        guard settings.watchdog else { return await bounded() }
         let store = self.store
         let leaseDuration = settings.lease
         let watchdog = Task {
@@ -204,17 +241,33 @@ public struct PaymentService: Sendable {
             }
         }
         defer { watchdog.cancel() }
-        return await work()
+        return await bounded()
     }
 
-    static func randomToken() -> String {
+    /// `work`'s result, or `.unknown` once `limit` has passed (the work is cancelled).
+    static func withDeadline(_ limit: Duration, _ work: @escaping @Sendable () async -> ProcessorResult) async -> ProcessorResult {
+        await withTaskGroup(of: ProcessorResult?.self) { group in
+            group.addTask { await work() }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return Task.isCancelled ? nil : .unknown("no answer within the work limit of \(limit)")
+            }
+            defer { group.cancelAll() }
+            while let first = await group.next() {
+                if let first { return first }
+            }
+            return .unknown("no answer within the work limit of \(limit)")
+        }
+    }
+
+    public static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<2).map { _ in generator.next() as UInt64 }.flatMap { word in
             (0..<8).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) }
         }.hexString
     }
 
-    static func timestamp() -> String {
+    public static func timestamp() -> String {
         Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date.now)
     }
 }
@@ -232,8 +285,6 @@ final class HeldQuorumLock: Sendable {
         self.owner = owner
         self.validUntil = Mutex(.now + validity)
     }
-
-    var isValid: Bool { validUntil.withLock { ContinuousClock.now < $0 } }
 
     /// Extends the lock on a majority; false when that failed (the validity stays as it was).
     func extend(to ttl: Duration) async -> Bool {

@@ -71,6 +71,10 @@ public enum RateLimitDecision: Sendable, Hashable {
 public enum BeginResult: Sendable, Hashable {
     /// The key was free: it is now in flight under this lease.
     case acquired(Lease, rateLimit: RateLimitStatus?)
+    /// The key's record was unknown (an earlier attempt may have charged) with the same
+    /// fingerprint: it is in flight again under this lease, to be charged again with the
+    /// identity the earlier attempt used.
+    case redrive(Lease, rateLimit: RateLimitStatus?, earlier: PaymentIdentity)
     /// The key completed earlier with the same fingerprint.
     case replay(StoredResponse, rateLimit: RateLimitStatus?)
     /// The key completed or is in flight with another fingerprint.
@@ -117,15 +121,25 @@ public protocol IdempotencyStore: Sendable {
     /// record and, if there is none, creates it in flight under a new lease whose fence
     /// is above every fence this key had in the last `retention`.
     func begin(_ request: PaymentRequest, owner: String, lease: Duration, retention: Duration, rateLimit: RateLimitPolicy?) async throws -> BeginResult
-    /// Stores the response and, with a `charge` payment id, charges the ledger, together,
-    /// only if `lease` still holds; nil stores a final answer that charged nothing (a
-    /// decline). With replicas required, committed means acknowledged by them too.
-    func complete(_ request: PaymentRequest, lease: Lease, response: StoredResponse, charge paymentID: String?, retention: Duration) async throws -> CompleteResult
+    /// Stores the response and, with a `charge`, charges the ledger, together, only if
+    /// `lease` still holds; nil stores a final answer that charged nothing (a decline).
+    /// Either way the payment leaves the user's unknown list. With replicas required,
+    /// committed means acknowledged by them too.
+    func complete(
+        _ request: PaymentRequest, lease: Lease, response: StoredResponse, charge: LedgerCharge?, identity: PaymentIdentity, retention: Duration
+    ) async throws -> CompleteResult
+    /// The attempt under `lease` may have charged: keeps the record, with its fingerprint
+    /// and `identity`, in the unknown state with its lease released, and schedules the
+    /// reconciler (`followUp`). False when `lease` no longer holds (nothing changed).
+    func markUnknown(
+        _ request: PaymentRequest, lease: Lease, identity: PaymentIdentity, retention: Duration, followUp: UnknownFollowUp
+    ) async throws -> Bool
     /// Before a replay is answered: is the stored record on as many replicas as required?
     /// A store that requires none answers `.confirmed` without any I/O.
     func confirmReplay(_ request: PaymentRequest) async throws -> ReplayCheck
-    /// Deletes the in-flight record if `lease` still holds, so a retry can run at once;
-    /// true when it did.
+    /// This attempt charged nothing: deletes the in-flight record if `lease` still holds,
+    /// so a retry can run at once, or, when the record was unknown before this attempt,
+    /// returns it to unknown; true when it did either.
     @discardableResult
     func abort(_ request: PaymentRequest, lease: Lease) async throws -> Bool
     /// Deletes the in-flight record if `owner` holds it, whatever its fence: for a
@@ -142,6 +156,26 @@ extension IdempotencyStore {
     public func ledger(for user: UserID, tenant: Tenant?) async throws -> Ledger {
         try await ledger(for: user, tenant: tenant, charges: ChargeWindow())
     }
+}
+
+/// What `complete` writes to the ledger for a charge.
+public struct LedgerCharge: Sendable, Hashable {
+    public let paymentID: String
+    /// The processor's charge id, already checked (`ProcessorReply.identifier`).
+    public let chargeID: String?
+
+    public init(paymentID: String, chargeID: String?) {
+        self.paymentID = paymentID
+        self.chargeID = chargeID
+    }
+}
+
+/// When the reconciler looks at an unknown payment next.
+public enum UnknownFollowUp: Sendable, Hashable {
+    /// After this long; `attempts` lookups could not decide so far (nil: unchanged).
+    case recheck(after: Duration, attempts: Int?)
+    /// Never by itself: it gave up (`RECONCILE_MAX_ATTEMPTS`); counted as unresolved.
+    case unresolved(attempts: Int)
 }
 
 /// A bucket shared by all users (the per-user bucket is part of `begin`).

@@ -3,12 +3,20 @@ import PaymentCore
 /// The Redis key layout. Every key of one request carries the hash tag `{user_id}`, so
 /// each script touches a single Redis Cluster slot.
 ///
-///     pay:{u}:idem:<key>   hash  state, fp, owner, fence, status, body
+///     pay:{u}:idem:<key>   hash  state (inflight|unknown|done), fp, owner, fence, status,
+///                                body; once unknown also pk, pid, amount, cur, since,
+///                                attempts, and `until` (the lease while in flight again)
 ///     pay:{u}:bucket       hash  t (milli-tokens), ts (ms)
 ///     pay:{u}:fence:<key>  int   the key's last fencing token (expires with retention)
 ///     pay:{u}:ledger       hash  count, total:<CUR>
 ///     pay:{u}:charges      list  "<payment_id> <amount_minor> <CUR> <idempotency key>"
+///     pay:{u}:unknown      zset  "<payment id> <key>" of the user's unknown payments,
+///                                scored by when they became unknown (ms)
 ///     pay:global:bucket    hash  the bucket shared by all users (no user key's shape)
+///     pay:reconcile        zset  the reconciler's queue: "<tenant>\0<user>\0<key>" by
+///                                when it is due (ms); not atomic with the record (another
+///                                slot), so it is written first and checked against it
+///     pay:reconcile:unresolved  zset  the same, for payments the reconciler gave up on
 ///     pay:{u}:lock:<key>   string owner token (Redlock mode, on each lock node only)
 ///
 /// With authentication on, a tenant's keys start with `t:<tenant>:` (the hash tag stays
@@ -38,6 +46,10 @@ public struct PaymentKeys: Sendable, Hashable {
     }
 
     public func bucket(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):bucket" }
+    public func unknown(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):unknown" }
+    /// No braces, like the global bucket: no user id can name them.
+    public var reconcileQueue: String { "\(prefix)pay:reconcile" }
+    public var unresolvedQueue: String { "\(prefix)pay:reconcile:unresolved" }
     public func ledger(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):ledger" }
     public func charges(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):charges" }
     /// No braces: every user key has `pay:{` where this has `pay:g`, so no user id (not

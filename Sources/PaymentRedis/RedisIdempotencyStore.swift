@@ -39,7 +39,11 @@ public struct RedisIdempotencyStore: IdempotencyStore {
         }
         switch kind {
         case "acquired":
-            return .acquired(Lease(owner: owner, fence: Int64(try int(1))), rateLimit: status(left: try int(2), reset: try int(3)))
+            let lease = Lease(owner: owner, fence: Int64(try int(1)))
+            let rateLimitStatus = status(left: try int(2), reset: try int(3))
+            guard fields.count == 6 else { return .acquired(lease, rateLimit: rateLimitStatus) }
+            guard let processorKey = fields[4].string, let paymentID = fields[5].string else { throw Self.unexpected("begin", reply) }
+            return .redrive(lease, rateLimit: rateLimitStatus, earlier: PaymentIdentity(paymentID: paymentID, processorKey: processorKey))
         case "replay":
             guard fields.count == 5, case .bulkString(let body) = fields[2] else { throw Self.unexpected("begin", reply) }
             let response = StoredResponse(status: try int(1), body: Array(body.readableBytesView))
@@ -57,17 +61,20 @@ public struct RedisIdempotencyStore: IdempotencyStore {
         }
     }
 
-    public func complete(_ request: PaymentRequest, lease: Lease, response: StoredResponse, charge paymentID: String?, retention: Duration) async throws -> CompleteResult {
+    public func complete(
+        _ request: PaymentRequest, lease: Lease, response: StoredResponse, charge: LedgerCharge?, identity: PaymentIdentity, retention: Duration
+    ) async throws -> CompleteResult {
         let (reply, shortfall) = try await evaluateAcknowledged(
             PaymentScripts.complete,
             keys: [
                 .string(keys.idempotency(request)), .string(keys.ledger(request.userID, tenant: request.tenant)),
-                .string(keys.charges(request.userID, tenant: request.tenant)),
+                .string(keys.charges(request.userID, tenant: request.tenant)), .string(keys.unknown(request.userID, tenant: request.tenant)),
             ],
             arguments: [
                 .string(lease.owner), .integer(Int(lease.fence)), .integer(response.status), .bytes(ByteBuffer(bytes: response.body)),
                 .integer(Int(retention.components.seconds)), .string(request.currency.code), .integer(Int(request.amountMinor)),
-                .string(paymentID ?? ""), .string(request.idempotencyKey.value),
+                .string(charge?.paymentID ?? ""), .string(request.idempotencyKey.value), .string(charge?.chargeID ?? ""),
+                .string(Self.unknownMember(request, identity)),
             ]
         )
         switch reply {
@@ -75,6 +82,40 @@ public struct RedisIdempotencyStore: IdempotencyStore {
         case .integer(0): return .leaseLost
         default: throw Self.unexpected("complete", reply)
         }
+    }
+
+    /// The queue first, then the record: the queue is on another slot, so the two cannot
+    /// be one script in a cluster, and a record marked unknown must never miss its queue
+    /// entry (a queue entry whose record is not unknown is found `settled` or `busy`).
+    public func markUnknown(
+        _ request: PaymentRequest, lease: Lease, identity: PaymentIdentity, retention: Duration, followUp: UnknownFollowUp
+    ) async throws -> Bool {
+        let attempts: Int?
+        switch followUp {
+        case .recheck(let after, let count):
+            attempts = count
+            try await schedule(UnknownPaymentReference(request), in: keys.reconcileQueue, after: after)
+        case .unresolved(let count):
+            attempts = count
+            try await schedule(UnknownPaymentReference(request), in: keys.unresolvedQueue, after: .zero)
+            _ = try await client.send("ZREM", .string(keys.reconcileQueue), .string(Self.queueMember(UnknownPaymentReference(request))))
+        }
+        let reply = try await client.evaluate(
+            PaymentScripts.markUnknown,
+            keys: [.string(keys.idempotency(request)), .string(keys.unknown(request.userID, tenant: request.tenant))],
+            arguments: [
+                .string(lease.owner), .integer(Int(lease.fence)), .integer(max(1, Int(retention.components.seconds))),
+                .string(identity.processorKey), .string(identity.paymentID), .integer(Int(request.amountMinor)),
+                .string(request.currency.code), .string(Self.unknownMember(request, identity)), .string(attempts.map(String.init) ?? ""),
+            ]
+        )
+        return reply == .integer(1)
+    }
+
+    /// The member of `pay:{u}:unknown`: the payment id, a space, the key (which may hold
+    /// spaces, so it comes last).
+    static func unknownMember(_ request: PaymentRequest, _ identity: PaymentIdentity) -> String {
+        "\(identity.paymentID) \(request.idempotencyKey.value)"
     }
 
     public func confirmReplay(_ request: PaymentRequest) async throws -> ReplayCheck {

@@ -10,6 +10,17 @@ struct ChargeRequest: Sendable, Hashable {
     /// Larger bodies are answered 413 (a charge body is under 200 bytes).
     static let maximumBodyBytes = 64 * 1024
 
+    /// A `POST /charges` after its token check: the `Idempotency-Key` and `Content-Type`
+    /// header lines (each value as received) and the body, checked in that order. The one
+    /// entry point of the validation, for the handler and for the FuzzChargeRequest target.
+    static func parse(
+        idempotencyKeyHeaders: [String], contentTypeHeaders: [String], body: [UInt8]
+    ) throws(InvalidRequest) -> (key: String, request: ChargeRequest) {
+        let key = try idempotencyKey(idempotencyKeyHeaders)
+        try checkContentType(contentTypeHeaders)
+        return (key, try ChargeRequest(body: body))
+    }
+
     /// The body's three members, or a message saying what is wrong (answered 400).
     init(body: [UInt8]) throws(InvalidRequest) {
         let value: JSONValue
@@ -90,10 +101,49 @@ struct ChargeRequest: Sendable, Hashable {
         guard values.count == 1, let key = values.first else {
             throw InvalidRequest(values.isEmpty ? "the Idempotency-Key header is missing" : "send one Idempotency-Key header")
         }
-        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+        guard isValidKey(key.utf8) else {
             throw InvalidRequest("Idempotency-Key must be 1 to 255 visible ASCII characters")
         }
         return key
+    }
+
+    /// 1…255 bytes of visible ASCII (0x21…0x7E): the keys the double takes, in a header
+    /// or in a lookup's path.
+    static func isValidKey(_ bytes: some Collection<UInt8>) -> Bool {
+        (1...255).contains(bytes.count) && bytes.allSatisfy { (0x21...0x7E).contains($0) }
+    }
+
+    /// The key of `GET /charges/{key}`: the rest of the path after `/charges/` (query
+    /// removed), percent-decoded (RFC 3986), so that a key with `/`, `?`, `#` or `%` can
+    /// be looked up too; then the rule of `Idempotency-Key`. No `+` for space: that is
+    /// form encoding, not paths.
+    static func lookupKey(pathSegment: Substring) throws(InvalidRequest) -> String {
+        var bytes: [UInt8] = []
+        var utf8 = pathSegment.utf8[...]
+        while let byte = utf8.popFirst() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = utf8.popFirst().flatMap(hexValue), let low = utf8.popFirst().flatMap(hexValue) else {
+                throw InvalidRequest("the key in the path must be percent-encoded: % and two hex digits")
+            }
+            bytes.append(high << 4 | low)
+        }
+        guard isValidKey(bytes) else {
+            throw InvalidRequest("the key in the path must be 1 to 255 visible ASCII characters (percent-encoded)")
+        }
+        // Only ASCII bytes are left, so the decoding is exact.
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     /// `application/json`, in any case, with or without parameters such as `charset`.

@@ -2,10 +2,11 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// One connection's requests: `POST /charges`, `GET /charges`, `GET /healthz`.
+/// One connection's requests: `POST /charges`, `GET /charges`, `GET /charges/{key}`,
+/// `GET /healthz`.
 ///
-/// It lives on its channel's event loop; latency and slow answers are tasks scheduled on
-/// that loop, so waiting never blocks it. The pipelining handler before it delivers the
+/// It lives on its channel's event loop; latency, slow answers and stalled bodies are
+/// tasks scheduled on that loop, so waiting never blocks it. The pipelining handler before it delivers the
 /// next request of a connection only after this one's answer, and a scheduled task that
 /// finds its connection closed still completes the charge: a caller that gave up does
 /// not undo a charge already under way, as with a real processor.
@@ -22,6 +23,9 @@ final class ProcessorHTTPHandler: ChannelInboundHandler {
     private var body: ByteBuffer
     private var bodyTooLarge = false
     private var isActive = true
+    /// The body of a stalled answer, due after `settings.stall`; cancelled when the
+    /// connection closes, so a closed connection holds no timer for the rest of the stall.
+    private var stalledBody: Scheduled<Void>?
 
     init(book: ChargeBook, settings: ProcessorDoubleSettings, logger: Logger) {
         self.book = book
@@ -57,11 +61,15 @@ final class ProcessorHTTPHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isActive = false
+        stalledBody?.cancel()
+        stalledBody = nil
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         isActive = false
+        stalledBody?.cancel()
+        stalledBody = nil
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -69,8 +77,14 @@ final class ProcessorHTTPHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
+    private static let lookupPrefix = "/charges/"
+
+    private static func path(of head: HTTPRequestHead) -> String {
+        head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+    }
+
     private func route(context: ChannelHandlerContext, head: HTTPRequestHead, body: [UInt8]) {
-        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let path = Self.path(of: head)
         switch (head.method, path) {
         case (.GET, "/healthz"):
             respond(context: context, head: head, .healthy)
@@ -78,14 +92,48 @@ final class ProcessorHTTPHandler: ChannelInboundHandler {
             respond(context: context, head: head, ProcessorAnswer(status: 200, body: book.snapshot.json))
         case (.POST, "/charges"):
             charge(context: context, head: head, body: body)
+        case (.GET, _) where path.hasPrefix(Self.lookupPrefix):
+            lookup(context: context, head: head, keyInPath: path.dropFirst(Self.lookupPrefix.count))
         case (_, "/charges"), (_, "/healthz"):
+            respond(context: context, head: head, .methodNotAllowed)
+        case (_, _) where path.hasPrefix(Self.lookupPrefix):
             respond(context: context, head: head, .methodNotAllowed)
         default:
             respond(context: context, head: head, .notFound)
         }
     }
 
+    /// `GET /charges/{key}`: the token rule of `POST /charges`, then the key, then what
+    /// the book knows. Never charges.
+    private func lookup(context: ChannelHandlerContext, head: HTTPRequestHead, keyInPath: Substring) {
+        if let token, !token.accepts(head.headers["authorization"]) {
+            book.rejectLookup()
+            return respond(context: context, head: head, .unauthorized)
+        }
+        let key: String
+        do {
+            key = try ChargeRequest.lookupKey(pathSegment: keyInPath)
+        } catch {
+            book.rejectLookup()
+            return respond(context: context, head: head, .invalid(error.message))
+        }
+        switch book.lookup(key: key) {
+        case .charged(let chargeID, let amountMinor, let currency, let reference):
+            respond(context: context, head: head, .lookup(chargeID: chargeID, amountMinor: amountMinor, currency: currency, reference: reference))
+        case .inProgress: respond(context: context, head: head, .inProgress)
+        case .nothingCharged: respond(context: context, head: head, .nothingCharged)
+        case .unavailable: respond(context: context, head: head, .failedBefore)
+        }
+    }
+
     private func charge(context: ChannelHandlerContext, head: HTTPRequestHead, body: [UInt8]) {
+        // Before anything else, whatever the request: a rate limit or a token rotation
+        // meets a retry whether or not its key was charged.
+        switch book.drawTransientRefusal() {
+        case .rateLimited?: return respond(context: context, head: head, .rateLimited)
+        case .unauthorized?: return respond(context: context, head: head, .unauthorized)
+        case nil: break
+        }
         if let token, !token.accepts(head.headers["authorization"]) {
             book.reject(unauthorized: true)
             return respond(context: context, head: head, .unauthorized)
@@ -97,9 +145,9 @@ final class ProcessorHTTPHandler: ChannelInboundHandler {
         let key: String
         let request: ChargeRequest
         do {
-            key = try ChargeRequest.idempotencyKey(head.headers["idempotency-key"])
-            try ChargeRequest.checkContentType(head.headers["content-type"])
-            request = try ChargeRequest(body: body)
+            (key, request) = try ChargeRequest.parse(
+                idempotencyKeyHeaders: head.headers["idempotency-key"], contentTypeHeaders: head.headers["content-type"], body: body
+            )
         } catch {
             book.reject(unauthorized: false)
             return respond(context: context, head: head, .invalid(error.message))
@@ -122,6 +170,7 @@ final class ProcessorHTTPHandler: ChannelInboundHandler {
         logger.debug("processor double finished a key", metadata: ["key": "\(work.key)", "outcome": "\(completion)"])
         switch completion {
         case .failedBefore: respond(context: context, head: head, .failedBefore)
+        case .absurdRetryAfter: respond(context: context, head: head, .absurdInProgress)
         case .declined: respond(context: context, head: head, .declined)
         case .charged(let chargeID, .answer): respond(context: context, head: head, .charge(chargeID, created: true))
         case .charged(_, .status500): respond(context: context, head: head, .failedAfter)
@@ -132,6 +181,8 @@ final class ProcessorHTTPHandler: ChannelInboundHandler {
             after(settings.slow, context: context) { [self] in
                 respond(context: context, head: head, .charge(chargeID, created: true))
             }
+        case .charged(let chargeID, .stall):
+            respond(context: context, head: head, .charge(chargeID, created: true), holdingBodyFor: settings.stall)
         }
     }
 
@@ -141,16 +192,34 @@ final class ProcessorHTTPHandler: ChannelInboundHandler {
         context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { body() }
     }
 
-    private func respond(context: ChannelHandlerContext, head: HTTPRequestHead, _ answer: ProcessorAnswer) {
+    /// Sends `answer`; with `hold`, sends its head (`Content-Length` of the whole body
+    /// included) at once and its body only after `hold`, or never if the connection
+    /// closes first.
+    private func respond(
+        context: ChannelHandlerContext, head: HTTPRequestHead, _ answer: ProcessorAnswer, holdingBodyFor hold: Duration? = nil
+    ) {
         guard isActive else { return }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: answer.contentType)
         headers.add(name: "content-length", value: String(answer.body.count))
-        let keepAlive = head.isKeepAlive
-        if !keepAlive { headers.add(name: "connection", value: "close") }
-        if answer.status == 405 { headers.add(name: "allow", value: head.uri.hasPrefix("/charges") ? "GET, POST" : "GET") }
+        if let retryAfter = answer.retryAfter { headers.add(name: "retry-after", value: retryAfter) }
+        if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+        if answer.status == 405 { headers.add(name: "allow", value: Self.path(of: head) == "/charges" ? "GET, POST" : "GET") }
         let status = HTTPResponseStatus(statusCode: answer.status)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        guard let hold else { return sendBody(context: context, head: head, answer) }
+        context.flush()
+        stalledBody = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(hold)) { [self] in
+            stalledBody = nil
+            guard isActive else { return }
+            sendBody(context: context, head: head, answer)
+        }
+    }
+
+    /// The body and the end of an answer whose head was written; closes the connection
+    /// after it when the request asked for that.
+    private func sendBody(context: ChannelHandlerContext, head: HTTPRequestHead, _ answer: ProcessorAnswer) {
+        let keepAlive = head.isKeepAlive
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: answer.body)))), promise: nil)
         guard !keepAlive else {
             return context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

@@ -36,8 +36,9 @@ public struct ProcessorLedger: Sendable, Hashable {
     }
 
     /// Requests to `POST /charges`, each counted once in `total` and once by what it was
-    /// answered (`charged` counts charges made, so a charge later failed, dropped or slow
-    /// is in `charged` and in its fault's count).
+    /// answered (`charged` counts charges made, so a charge later failed, dropped, slow or
+    /// stalled is in `charged` and in its fault's count); and lookups
+    /// (`GET /charges/{key}`), which are not in `total`.
     public struct RequestCounts: Sendable, Hashable {
         public var total = 0
         /// New charges made (= `charges.count`).
@@ -62,6 +63,18 @@ public struct ProcessorLedger: Sendable, Hashable {
         public var invalid = 0
         /// 422 answers.
         public var reused = 0
+        /// Charges whose 201 head was sent at once and its body held back (`stallRate`).
+        public var stalled = 0
+        /// 409 answers with the absurd `Retry-After` (`absurdRetryAfterRate`), nothing
+        /// charged; not in `inProgress`, which counts keys really in progress.
+        public var absurdRetryAfter = 0
+        /// 429 and 401 answers of the transient fault (`transient4xxRate`), nothing
+        /// charged; not in `unauthorized`, which counts token failures.
+        public var transient4xx = 0
+        /// Every `GET /charges/{key}`, whatever its answer.
+        public var lookups = 0
+        /// Lookups answered 503 by the lookup fault (`lookupFailRate`).
+        public var lookupsUnavailable = 0
 
         public init() {}
     }
@@ -100,6 +113,9 @@ public struct ProcessorLedger: Sendable, Hashable {
                     ("failed_before", r.failedBefore), ("failed_after_charge", r.failedAfterCharge),
                     ("dropped_after_charge", r.droppedAfterCharge), ("slow", r.slow),
                     ("unauthorized", r.unauthorized), ("invalid", r.invalid), ("reused", r.reused),
+                    ("stalled", r.stalled), ("absurd_retry_after", r.absurdRetryAfter),
+                    ("transient_4xx", r.transient4xx), ("lookups", r.lookups),
+                    ("lookups_unavailable", r.lookupsUnavailable),
                 ]
                 for (name, value) in fields { counts.field(name, integer: Int64(value)) }
             }

@@ -42,6 +42,18 @@ public final class AsyncHTTPClientTransport: SimulatorTransport {
         try await execute(HTTPClientRequest(url: url), timeout: timeout, authorized: false, maximumBodyBytes: maximumBodyBytes)
     }
 
+    /// The most a `Retry-After` is taken for: a day. A server that passes on a
+    /// processor's absurd value (9223372036854775807 s) must not put a client to sleep
+    /// for ever, nor overflow its clock.
+    static let maximumRetryAfter = 86_400
+
+    /// `Retry-After` in delay-seconds; nil for anything else (an HTTP date, a negative or
+    /// malformed number), clamped to `maximumRetryAfter`. Digits beyond Int still clamp.
+    static func retryAfter(_ header: String) -> Duration? {
+        guard !header.isEmpty, header.utf8.count <= 64, header.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return .seconds(Int(header).map { min($0, maximumRetryAfter) } ?? maximumRetryAfter)
+    }
+
     private func execute(
         _ request: HTTPClientRequest, timeout: Duration, authorized: Bool = true, maximumBodyBytes: Int = 1 << 20
     ) async throws(TransportError) -> HTTPResult {
@@ -50,7 +62,7 @@ public final class AsyncHTTPClientTransport: SimulatorTransport {
         do {
             let response = try await client.execute(request, timeout: TimeAmount(timeout))
             let body = try await response.body.collect(upTo: maximumBodyBytes)
-            let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
+            let retryAfter = response.headers.first(name: "Retry-After").flatMap(Self.retryAfter)
             let replayed = response.headers.first(name: "Idempotent-Replayed") == "true"
             return HTTPResult(status: Int(response.status.code), retryAfter: retryAfter, replayed: replayed, body: Array(body.readableBytesView))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {

@@ -15,6 +15,16 @@ struct LedgerSnapshot: Sendable, Hashable {
     let chargesTotal: Int
     /// In the order charged.
     let charges: [Charge]
+    /// Payments still in the unknown state (the processor did not say whether it charged,
+    /// and the reconciler has not found out yet); empty for a server without `unknown`.
+    var unknown: [Unknown] = []
+
+    struct Unknown: Sendable, Hashable {
+        let key: String
+        let paymentID: String?
+        /// When it became unknown, as the server wrote it (`since_ms 1767225600000`), for the report.
+        let since: String?
+    }
 }
 
 /// Reads a ledger page by page (`?offset=&limit=1000`, `offset` moving by what each page
@@ -54,7 +64,8 @@ enum LedgerReader {
             else { break }
         }
         guard let first else { return nil }
-        return LedgerSnapshot(payments: first.payments, totals: first.totals, chargesTotal: first.chargesTotal ?? charges.count, charges: charges)
+        return LedgerSnapshot(payments: first.payments, totals: first.totals, chargesTotal: first.chargesTotal ?? charges.count, charges: charges,
+                              unknown: first.unknown)
     }
 
     /// One response, strictly: a field of the wrong type makes the page unreadable.
@@ -63,6 +74,7 @@ enum LedgerReader {
         let totals: [String: Int64]
         let chargesTotal: Int?
         let charges: [LedgerSnapshot.Charge]?
+        let unknown: [LedgerSnapshot.Unknown]
 
         init?(_ body: [UInt8]) {
             guard case .object(let fields)? = try? JSONParser.parse(body) else { return nil }
@@ -95,6 +107,38 @@ enum LedgerReader {
                 self.charges = charges
             default: return nil
             }
+            switch field("unknown") {
+            case nil: unknown = []
+            case .array(let values)?:
+                var unknown: [LedgerSnapshot.Unknown] = []
+                for value in values {
+                    guard let entry = Self.unknown(value) else { return nil }
+                    unknown.append(entry)
+                }
+                self.unknown = unknown
+            default: return nil
+            }
+        }
+
+        /// `{"idempotency_key", "payment_id", "since_ms"}`: the key is required, the others
+        /// are shown when they are there (`since_ms`, or a `since` string or number).
+        private static func unknown(_ value: JSONValue) -> LedgerSnapshot.Unknown? {
+            guard case .object(let fields) = value else { return nil }
+            func field(_ name: String) -> JSONValue? { fields.first(where: { $0.key == name })?.value }
+            guard case .string(let key)? = field("idempotency_key") else { return nil }
+            var paymentID: String?
+            switch field("payment_id") {
+            case nil, .null?: break
+            case .string(let id)?: paymentID = id
+            default: return nil
+            }
+            var since: String?
+            switch (field("since"), field("since_ms")) {
+            case (.string(let text)?, _), (.number(let text)?, _): since = text
+            case (_, .number(let milliseconds)?): since = "since_ms \(milliseconds)"
+            default: break
+            }
+            return LedgerSnapshot.Unknown(key: key, paymentID: paymentID, since: since)
         }
 
         private static func charge(_ value: JSONValue) -> LedgerSnapshot.Charge? {

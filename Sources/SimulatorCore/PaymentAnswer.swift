@@ -6,6 +6,8 @@ import PaymentCore
 /// answer with none) says nothing; the status alone still decides what the copy does.
 struct PaymentAnswer: Sendable, Hashable {
     static let outcomeUnknown = "/problems/outcome-unknown"
+    /// A 500 that says the processor refused the attempt and nothing was charged.
+    static let processorFailed = "/problems/processor-failed"
 
     var paymentID: String?
     var declineCode: String?

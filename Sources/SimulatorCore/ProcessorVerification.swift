@@ -4,8 +4,10 @@ import PaymentCore
 /// against our ledger and against what the run's answers said, key by key.
 ///
 /// The ledger is read before the processor, so a charge that lands in between is seen
-/// at the processor only (payment-api records a charge after the processor made it):
-/// that is a charge of an unconfirmed key, counted, never a false double charge.
+/// at the processor only (payment-api records a charge after the processor made it),
+/// never as a false double charge. After the run nothing sends new charges (the
+/// reconciler only looks charges up), so a charge seen at the processor only is one our
+/// ledger lacks, not one on its way.
 ///
 /// - Every processor reference (our payment_id) is charged at most once: a second
 ///   charge is `double_charged`, the failure the processor's idempotency key prevents.
@@ -13,9 +15,13 @@ import PaymentCore
 ///   one unknown to both is `unexpected`.
 /// - Every ledger charge has a processor charge with its payment_id, amount and currency
 ///   (`ledger_without_processor_charge`).
-/// - A processor charge our ledger does not have: for an unconfirmed key it is counted
-///   (`processor_only_unconfirmed`, its 200 never came); for any other key it is a
-///   problem (`charged_not_recorded`: confirmed, declined or rejected, yet charged).
+/// - A processor charge our ledger does not have is `processor_only`, a problem whatever
+///   the key: the server keeps an outcome-unknown payment in the unknown state and its
+///   reconciler records what the processor charged, so once it has run (the simulator's
+///   `--reconcile-wait-seconds`) the processor and our ledger agree, also for a client
+///   that gave up. For an unconfirmed or abandoned key it is also counted as
+///   `processor_only_unconfirmed`; for a confirmed, declined or rejected key as
+///   `charged_not_recorded`; for a reference nobody knows as `unexpected`.
 /// - A confirmed key's receipt names the payment_id its ledger charge has
 ///   (`payment_id_mismatch`), and that payment_id is charged somewhere
 ///   (`confirmed_not_charged` when neither the ledger nor the processor has it).
@@ -32,7 +38,9 @@ public struct ProcessorVerification: Sendable, Hashable {
     /// Processor charges whose reference is neither in our ledger nor in any answer.
     public var unexpected = 0
     public var ledgerWithoutProcessorCharge = 0
-    /// Unconfirmed keys charged at the processor and not in our ledger: not a problem.
+    /// Processor charges whose reference is in none of our ledgers, whatever the key.
+    public var processorOnly = 0
+    /// Of those, the charges of unconfirmed or abandoned keys.
     public var processorOnlyUnconfirmed = 0
     /// Processor charges of confirmed, declined or rejected keys that our ledger lacks.
     public var chargedNotRecorded = 0
@@ -107,6 +115,7 @@ public struct ProcessorVerification: Sendable, Hashable {
             // In our ledger: the ledger comparison checks it, charge against charge.
             guard index.ledgerByID[reference] == nil else { continue }
             guard let owner = index.answered[reference] else {
+                processorOnly += charges.count
                 unexpected += charges.count
                 var line = "unknown key payment_id \(reference): charged \(Self.times(charges)) at the processor "
                     + "(\(Verification.amount(charges[0].amountMinor, charges[0].currency))), but it is not a payment_id of our ledger "
@@ -119,10 +128,17 @@ public struct ProcessorVerification: Sendable, Hashable {
             }
             let payment = plan[owner]
             guard ledgers[payment.userID] != nil else { continue }
+            processorOnly += charges.count
             let named = "user \(payment.userID) key \(payment.idempotencyKey) payment_id \(reference)"
             switch outcomes[owner] {
-            case .unconfirmed where outcomes[owner].wasSent:
-                processorOnlyUnconfirmed += 1
+            case .unconfirmed(let reason) where outcomes[owner].wasSent:
+                processorOnlyUnconfirmed += charges.count
+                problems.append("\(named): unconfirmed (\(reason)), charged \(Self.times(charges)) at the processor but not in our ledger "
+                    + "(processor only: the reconciler did not record it)")
+            case .abandoned:
+                processorOnlyUnconfirmed += charges.count
+                problems.append("\(named): abandoned after an outcome-unknown, charged \(Self.times(charges)) at the processor but not in our ledger "
+                    + "(processor only: the reconciler did not record it)")
             case .confirmed:
                 chargedNotRecorded += charges.count
                 problems.append("\(named): confirmed with 200, charged \(Self.times(charges)) at the processor but not recorded in our ledger")
@@ -194,7 +210,7 @@ public struct ProcessorVerification: Sendable, Hashable {
                 let ledgerSide = ledgerCharges == nil ? "its ledger could not be read"
                     : index.ledgerByID[paymentID] == nil ? "not in our ledger" : "recorded in our ledger"
                 unconfirmed.append("\(named) payment_id \(paymentID): unconfirmed (\(reason)); \(processorSide), \(ledgerSide)")
-            case .rejected, .unconfirmed:
+            case .rejected, .unconfirmed, .abandoned:
                 break
             }
         }
@@ -288,7 +304,11 @@ public struct ProcessorVerification: Sendable, Hashable {
             // Sent, never named, not in our ledger: a processor charge of theirs has a
             // reference the run cannot know, and reads as unexpected.
             unconfirmedWithoutID = plan.indices.filter { position in
-                guard case .unconfirmed = outcomes[position], outcomes[position].wasSent, paymentIDs[position].isEmpty else { return false }
+                switch outcomes[position] {
+                case .unconfirmed where outcomes[position].wasSent, .abandoned: break
+                default: return false
+                }
+                guard paymentIDs[position].isEmpty else { return false }
                 return ledgerByKey[UserKey(plan[position].userID, plan[position].idempotencyKey)] == nil
             }.count
         }

@@ -24,6 +24,16 @@ public struct Report: Sendable {
     public let declineCodes: [String: Int]
     /// Attempts answered 503 `/problems/outcome-unknown` (retried with the same key).
     public let outcomeUnknown: Int
+    /// Payments whose client sent the same key with another amount after an
+    /// outcome-unknown, and of those, the ones answered 422 (all of them, or the run fails).
+    public let amountChangedAfterUnknown: Int
+    public let amountChangeRefused: Int
+    /// Payments whose client gave up after an outcome-unknown (no copy got a 200, 402 or
+    /// rejection): neither confirmed nor unconfirmed, checked against ledger and processor.
+    public let abandonedAfterUnknown: Int
+    /// Answers 500 `/problems/processor-failed` ("nothing was charged") to requests sent
+    /// after an outcome-unknown of the same payment.
+    public let processorFailedAfterUnknown: Int
     public let unconfirmedReasons: [String: Int]
     /// Requests started in each 100 ms bucket, first attempts and retries apart.
     public let timelineFirst: [Int]
@@ -50,7 +60,12 @@ public struct Report: Sendable {
         }
         declined = declineCodes.values.reduce(0, +)
         outcomeUnknown = run.attempts.filter(\.outcomeUnknown).count
-        unconfirmed = paymentsTotal - confirmed - rejected - declined
+        let amountChanges = run.afterUnknown.compactMap(\.amountChange)
+        amountChangedAfterUnknown = amountChanges.count
+        amountChangeRefused = amountChanges.filter(\.refused).count
+        abandonedAfterUnknown = run.outcomes.filter { $0 == .abandoned }.count
+        processorFailedAfterUnknown = run.afterUnknown.map(\.processorFailed).reduce(0, +)
+        unconfirmed = paymentsTotal - confirmed - rejected - declined - abandonedAfterUnknown
         unconfirmedReasons = run.outcomes.reduce(into: [:]) { counts, outcome in
             if case .unconfirmed(let reason) = outcome { counts[reason, default: 0] += 1 }
         }

@@ -18,6 +18,10 @@ extension Report {
             root.field("requests_per_second", number: requestsPerSecond)
             root.field("status_counts", object: Self.counts(statusCounts))
             root.field("outcome_unknown", integer: Int64(outcomeUnknown))
+            root.field("amount_changed_after_unknown", integer: Int64(amountChangedAfterUnknown))
+            root.field("amount_change_refused", integer: Int64(amountChangeRefused))
+            root.field("abandoned_after_unknown", integer: Int64(abandonedAfterUnknown))
+            root.field("processor_failed_after_unknown", integer: Int64(processorFailedAfterUnknown))
             root.field("attempts_histogram", object: Self.counts(attemptsHistogram))
             root.field("latency_ms") { latencies in
                 latencies.field("p50", number: latency.p50)
@@ -46,6 +50,18 @@ extension Report {
                 result.field("unconfirmed", integer: Int64(verification.unconfirmed))
                 result.field("wrong_amount_or_currency", integer: Int64(verification.wrongAmountOrCurrency))
                 result.field("unexpected_charges", integer: Int64(verification.unexpectedCharges))
+                result.field("amount_change_not_refused", integer: Int64(verification.amountChangeNotRefused))
+                result.field("unknown_left", integer: Int64(verification.unknownLeft))
+                if let reconcile = verification.reconcile {
+                    result.field("reconcile") { wait in
+                        wait.field("limit_ms", number: reconcile.limit.totalMilliseconds)
+                        wait.field("waited_ms", number: reconcile.waited.totalMilliseconds)
+                        wait.field("polls", integer: Int64(reconcile.polls))
+                        wait.field("agreed", bool: reconcile.agreed)
+                        wait.field("processor_only", integer: Int64(reconcile.processorOnly))
+                        wait.field("unknown_left", integer: Int64(reconcile.unknownLeft))
+                    }
+                }
                 result.field("problems", strings: verification.problems)
                 if let processor = verification.processor {
                     result.field("processor", object: Self.processorJSON(processor))
@@ -65,6 +81,7 @@ extension Report {
             object.field("double_charged", integer: Int64(processor.doubleCharged))
             object.field("unexpected", integer: Int64(processor.unexpected))
             object.field("ledger_without_processor_charge", integer: Int64(processor.ledgerWithoutProcessorCharge))
+            object.field("processor_only", integer: Int64(processor.processorOnly))
             object.field("processor_only_unconfirmed", integer: Int64(processor.processorOnlyUnconfirmed))
             object.field("charged_not_recorded", integer: Int64(processor.chargedNotRecorded))
             object.field("confirmed_not_charged", integer: Int64(processor.confirmedNotCharged))
@@ -111,7 +128,8 @@ extension Report {
         }
         var lines = ["payment-simulator report (run \(runID))", String(repeating: "-", count: 60)]
         lines.append(row("logical payments", "\(paymentsTotal) (confirmed \(confirmed), unconfirmed \(unconfirmed), rejected \(rejected)"
-            + (declined > 0 ? ", declined \(declined))" : ")")))
+            + (declined > 0 ? ", declined \(declined)" : "")
+            + (abandonedAfterUnknown > 0 ? ", abandoned after unknown \(abandonedAfterUnknown))" : ")")))
         if !declineCodes.isEmpty { lines.append(row("declined because", Self.list(declineCodes))) }
         lines.append(row("requests", "\(attemptsTotal) in \(decimal(durationMs / 1000)) s (\(Int(requestsPerSecond))/s)"))
         lines.append(row("retries", "\(retries) (amplification \(decimal(retryAmplification)) requests per payment)"))
@@ -119,6 +137,10 @@ extension Report {
         lines.append(row("replays", "\(replays) answers with Idempotent-Replayed: true"))
         lines.append(row("answers", Self.list(statusCounts)))
         if outcomeUnknown > 0 { lines.append(row("outcome unknown", "\(outcomeUnknown) answers 503 /problems/outcome-unknown, retried with the same key")) }
+        if amountChangedAfterUnknown > 0 || abandonedAfterUnknown > 0 || processorFailedAfterUnknown > 0 {
+            lines.append(row("after unknown", "\(amountChangedAfterUnknown) amount changed (\(amountChangeRefused) refused with 422), "
+                + "\(abandonedAfterUnknown) abandoned, \(processorFailedAfterUnknown) answered 500 \"nothing was charged\""))
+        }
         lines.append(row("attempts per copy", Self.list(attemptsHistogram)))
         lines.append(row("latency ms", "p50 \(decimal(latency.p50))  p90 \(decimal(latency.p90))  p99 \(decimal(latency.p99))  max \(decimal(latency.max))"))
         if !unconfirmedReasons.isEmpty {
@@ -139,11 +161,25 @@ extension Report {
             var failed = "FAILED: \(verification.doubleCharged) double charged, \(verification.lost) lost"
             if verification.wrongAmountOrCurrency > 0 { failed += ", \(verification.wrongAmountOrCurrency) wrong amount or currency" }
             if verification.unexpectedCharges > 0 { failed += ", \(verification.unexpectedCharges) unexpected charges" }
+            if verification.amountChangeNotRefused > 0 { failed += ", \(verification.amountChangeNotRefused) amount changes not refused" }
+            if verification.unknownLeftIsProblem, verification.unknownLeft > 0 { failed += ", \(verification.unknownLeft) unknown left" }
             lines.append(row("verification", failed))
             for problem in verification.problems.prefix(20) { lines.append("  - " + problem) }
             if verification.problems.count > 20 { lines.append("  - … \(verification.problems.count - 20) more") }
         }
         if let processor = verification.processor { lines += Self.processorLines(processor, row: row) }
+        if let reconcile = verification.reconcile {
+            let seconds = decimal(reconcile.waited.totalMilliseconds / 1000)
+            let polls = "\(reconcile.polls) poll" + (reconcile.polls == 1 ? "" : "s")
+            lines.append(row("reconcile wait", reconcile.agreed
+                ? "agreed after \(seconds) s (\(polls)): nothing charged at the processor only, nothing unknown"
+                : "NOT agreed after \(seconds) s (\(polls)): \(reconcile.processorOnly) charged at the processor only, "
+                    + "\(reconcile.unknownLeft) unknown left"))
+        }
+        if verification.performed, !verification.unknownLeftIsProblem, verification.unknownLeft > 0 {
+            lines.append(row("unknown left", "\(verification.unknownLeft) payments still unknown in our ledgers "
+                + "(the reconciler had not resolved them; --reconcile-wait-seconds waits for it)"))
+        }
         lines.append(row("unconfirmed payments", "\(verification.unconfirmed)"))
         return lines.joined(separator: "\n")
     }
@@ -167,6 +203,8 @@ extension Report {
                 (processor.declinedNotAtProcessor, "declined but not at the processor"),
                 (processor.wrongAmountOrCurrency, "wrong amount or currency"),
                 (processor.paymentIDMismatch, "payment_id mismatch"),
+                // Every charge our ledger lacks, whatever the key: the reconcile wait's measure.
+                (processor.processorOnly, "processor only"),
             ] where count > 0 {
                 failed += ", \(count) \(name)"
             }
@@ -183,12 +221,16 @@ extension Report {
     }
 
     /// 0 exactly once; 1 a double charge, a lost payment, a wrong or unexpected charge, a
-    /// ledger that does not add up or could not be read, or any processor problem;
+    /// ledger that does not add up or could not be read, an amount change after an
+    /// outcome-unknown not refused, unknown payments left after a reconcile wait, or any
+    /// processor problem (a processor-only charge among them);
     /// 2 more payments without a 200 than allowed (a rejected payment, e.g. 401 or 422,
     /// got no 200 either: a run where every request is refused must not pass). A decline
     /// (402) is the processor's answer, not a failure: it does not count.
     public func exitCode(maxUnconfirmed: Int) -> Int32 {
         if verification.performed && !verification.exactlyOnce { return 1 }
+        // Checked from the run too, so --no-verify does not hide it.
+        if amountChangedAfterUnknown > amountChangeRefused { return 1 }
         if unconfirmed + rejected > maxUnconfirmed { return 2 }
         return 0
     }

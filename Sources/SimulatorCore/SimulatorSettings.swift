@@ -26,6 +26,19 @@ public struct SimulatorSettings: Sendable {
     /// nil: the ledger only.
     public var processorURL: String?
     public var maxUnconfirmed = 0
+    /// `--change-amount-after-unknown-rate`: the share of payments whose client, after a
+    /// 503 `/problems/outcome-unknown`, sends one retry with the same key and another
+    /// amount (which must be refused with 422), then goes on with the original amount.
+    public var changeAmountAfterUnknownRate = 0.0
+    /// `--abandon-after-unknown-rate`: the share of payments whose client gives up after
+    /// a 503 `/problems/outcome-unknown` and never retries; the server's reconciler
+    /// settles them, and verification checks them against the ledger and the processor.
+    public var abandonAfterUnknownRate = 0.0
+    /// `--reconcile-wait-seconds`: before verifying, poll (every `reconcilePollInterval`)
+    /// until nothing is charged at the processor but absent from our ledger and no
+    /// ledger lists a payment still unknown, for at most this long; zero: verify at once.
+    public var reconcileWait: Duration = .zero
+    public var reconcilePollInterval: Duration = .seconds(1)
 
     public init(targets: [String]) {
         self.targets = targets

@@ -70,6 +70,12 @@ struct PaymentSimulator: AsyncParsableCommand {
     var maxUnconfirmed = 0
     @Option(help: "Base URL of the processor (double) payment-api charges through: after the run, also check its GET /charges against the ledger, key by key.")
     var processorUrl: String?
+    @Option(help: "Probability 0…1 that a payment's client, after a 503 outcome-unknown, sends one retry with the same key and another amount (it must be refused with 422), then goes on.")
+    var changeAmountAfterUnknownRate = 0.0
+    @Option(help: "Probability 0…1 that a payment's client gives up after a 503 outcome-unknown (the server's reconciler settles it).")
+    var abandonAfterUnknownRate = 0.0
+    @Option(help: "Before verifying, wait up to this many seconds (polling every second) until the processor and the ledgers agree and nothing is unknown (0: verify at once).")
+    var reconcileWaitSeconds = 0
     @Option(help: "API key `<key-id>.<secret>`, sent as a bearer token (when the server has API_KEYS_FILE).")
     var apiKey: String?
     @Option(help: "Report format on stdout: text or json.")
@@ -102,6 +108,17 @@ struct PaymentSimulator: AsyncParsableCommand {
     var processorSlowMs = 3_000
     @Option(help: "processor-double: probability 0…1 of declining (402) a new key.")
     var processorDeclineRate = 0.0
+    @Option(help: "processor-double: probability 0…1 of charging a new key, sending the head of its 201 at once and the body only after --processor-stall-ms.")
+    var processorStallRate = 0.0
+    @Option(help: "processor-double: how long a stalled 201 holds its body after its head, in milliseconds (or until the connection closes).")
+    var processorStallMs = 25_000
+    @Option(help: "processor-double: probability 0…1 of answering a new key 409 in_progress with Retry-After: 9223372036854775807, charging nothing.")
+    var processorAbsurdRetryAfterRate = 0.0
+    // Named explicitly: the derived name would be --processor-transient4xx-rate.
+    @Option(name: .customLong("processor-transient-4xx-rate"), help: "processor-double: probability 0…1, for every POST /charges, of answering 429 (Retry-After: -1) or 401, alternately, charging nothing.")
+    var processorTransient4xxRate = 0.0
+    @Option(help: "processor-double: probability 0…1 of answering a lookup (GET /charges/{key}) 503.")
+    var processorLookupFailRate = 0.0
     @Option(help: "processor-double: seed of the generator that decides the faults.")
     var processorSeed: UInt64 = 1
     @Flag(help: "processor-double: a BROKEN processor that charges every request anew, whatever its Idempotency-Key.")
@@ -132,6 +149,13 @@ struct PaymentSimulator: AsyncParsableCommand {
         }
         if let runID, runID.isEmpty || runID.count > 32 || !runID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) {
             throw ValidationError("--run-id must be 1 to 32 letters, digits or dashes")
+        }
+        for (name, rate) in [("--change-amount-after-unknown-rate", changeAmountAfterUnknownRate), ("--abandon-after-unknown-rate", abandonAfterUnknownRate)]
+        where !(0...1).contains(rate) {
+            throw ValidationError("\(name) must be a probability from 0 to 1, got \(rate)")
+        }
+        guard (0...3_600).contains(reconcileWaitSeconds) else {
+            throw ValidationError("--reconcile-wait-seconds must be from 0 to 3600, got \(reconcileWaitSeconds)")
         }
     }
 
@@ -222,6 +246,9 @@ struct PaymentSimulator: AsyncParsableCommand {
         settings.verify = verify
         settings.maxUnconfirmed = maxUnconfirmed
         settings.processorURL = processorUrl
+        settings.changeAmountAfterUnknownRate = changeAmountAfterUnknownRate
+        settings.abandonAfterUnknownRate = abandonAfterUnknownRate
+        settings.reconcileWait = .seconds(reconcileWaitSeconds)
         return settings
     }
 
@@ -236,8 +263,8 @@ extension PaymentSimulator {
         guard let chargeThenFail = ProcessorDoubleSettings.ChargeThenFail(rawValue: processorChargeThenFail) else {
             throw ValidationError("--processor-charge-then-fail must be drop, 500 or both, got '\(processorChargeThenFail)'")
         }
-        guard processorLatencyMs >= 0, processorSlowMs >= 0 else {
-            throw ValidationError("--processor-latency-ms and --processor-slow-ms must not be negative")
+        guard processorLatencyMs >= 0, processorSlowMs >= 0, processorStallMs >= 0 else {
+            throw ValidationError("--processor-latency-ms, --processor-slow-ms and --processor-stall-ms must not be negative")
         }
         let token: String?
         do {
@@ -250,7 +277,9 @@ extension PaymentSimulator {
             latency: .milliseconds(processorLatencyMs), failBeforeRate: processorFailBeforeRate,
             chargeThenFailRate: processorChargeThenFailRate, chargeThenFail: chargeThenFail,
             slowRate: processorSlowRate, slow: .milliseconds(processorSlowMs),
-            declineRate: processorDeclineRate, seed: processorSeed,
+            stallRate: processorStallRate, stall: .milliseconds(processorStallMs),
+            declineRate: processorDeclineRate, absurdRetryAfterRate: processorAbsurdRetryAfterRate,
+            transient4xxRate: processorTransient4xxRate, lookupFailRate: processorLookupFailRate, seed: processorSeed,
             ignoreIdempotencyKeys: processorIgnoreIdempotencyKeys
         )
         do {

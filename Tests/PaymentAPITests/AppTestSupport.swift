@@ -19,6 +19,9 @@ func withApp(
     var configuration = AppConfiguration(redis: try RedisClientConfiguration(url: url))
     configuration.paymentFailureRate = 0
     configuration.userRateLimit = nil
+    // The reconciler's queue is one per Redis: the apps of concurrent tests would resolve
+    // each other's payments against their own processors. A test that wants it sets it.
+    configuration.reconcileInterval = .seconds(3_600)
     configure(&configuration)
     var logger = Logger(label: "payment-api-test")
     logger.logLevel = .critical

@@ -1,3 +1,4 @@
+import Foundation
 import PaymentAPI
 import PaymentCore
 import RedisClient
@@ -89,11 +90,41 @@ struct ConfigurationTests {
         ("HTTP_EXECUTOR", "threads", "invalid configuration: HTTP_EXECUTOR must be event-loop or pool, got \"threads\""),
         ("LOG_LEVEL", "loud", "invalid configuration: LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, got \"loud\""),
         ("MAX_BODY_BYTES", "-1", "invalid configuration: MAX_BODY_BYTES must be an integer from 64 to 10485760, got \"-1\""),
+        ("RECONCILE_DELAY_MS", "999", "invalid configuration: RECONCILE_DELAY_MS must be an integer from 1000 to 3600000, got \"999\""),
+        ("RECONCILE_INTERVAL_MS", "soon", "invalid configuration: RECONCILE_INTERVAL_MS must be an integer from 100 to 600000, got \"soon\""),
+        ("RECONCILE_MAX_ATTEMPTS", "0", "invalid configuration: RECONCILE_MAX_ATTEMPTS must be an integer from 1 to 1000, got \"0\""),
+        ("PROCESSOR_KEY_VERSION", "0", "invalid configuration: PROCESSOR_KEY_VERSION must be an integer from 1 to 9999, got \"0\""),
+        ("PROCESSOR_KEY_VERSION", "2", "invalid configuration: PROCESSOR_KEY_VERSION has no effect without PROCESSOR_KEY_SECRET_FILE"),
     ])
     func invalidValuesNameTheirVariable(variable: String, value: String, message: String) {
         let error = #expect(throws: ConfigurationError.self) { try configuration([variable: value]) }
         #expect(error?.variable == variable)
         #expect(error?.description == message)
+    }
+
+    @Test func aProcessorURLWithoutAKeySecretIsRefused() {
+        // Without it every deployment would share the public label's keys.
+        let error = #expect(throws: ConfigurationError.self) { try configuration(["PROCESSOR_URL": "http://processor:9090"]) }
+        #expect(error?.description
+            == "invalid configuration: PROCESSOR_KEY_SECRET_FILE is required with PROCESSOR_URL: processor keys need a secret of their own")
+    }
+
+    @Test func theReconcilerAndTheProcessorKeyAreConfigured() throws {
+        let defaults = try configuration([:])
+        #expect(defaults.reconcileDelay == .seconds(10))
+        #expect(defaults.reconcileInterval == .seconds(5))
+        #expect(defaults.reconcileMaxAttempts == 10)
+        let secret = FileManager.default.temporaryDirectory.appendingPathComponent("secret-\(UInt32.random(in: 0...UInt32.max))").path
+        try Data(repeating: 7, count: 32).write(to: URL(fileURLWithPath: secret))
+        defer { try? FileManager.default.removeItem(atPath: secret) }
+        let set = try configuration([
+            "PROCESSOR_URL": "http://processor:9090", "PROCESSOR_KEY_SECRET_FILE": secret, "PROCESSOR_KEY_VERSION": "3",
+            "RECONCILE_DELAY_MS": "2000", "RECONCILE_INTERVAL_MS": "250", "RECONCILE_MAX_ATTEMPTS": "4",
+        ])
+        #expect(set.identitySecret.version == 3)
+        #expect(set.reconcileDelay == .seconds(2))
+        #expect(set.reconcileInterval == .milliseconds(250))
+        #expect(set.reconcileMaxAttempts == 4)
     }
 
     @Test func tlsFilesMustBeReadableAndTheClientPairComplete() {

@@ -177,7 +177,7 @@ struct HTTPProcessorTests {
         try await withProcessor(settings, { $0.processor?.tokenFile = bad }) { client, double in
             // Refused before any charge: that one may say nothing was charged.
             let refused = try await client.pay(payBody(user: uniqueUser("http-token-bad")))
-            expectProblem(refused, .internalServerError, type: "processor-failed", detailContains: "nothing was charged")
+            expectProblem(refused, .internalServerError, type: "processor-failed", detailContains: "this attempt charged nothing")
             #expect(double.snapshot().charges.isEmpty)
             #expect(double.snapshot().requests.unauthorized == 1)
         }

@@ -59,7 +59,8 @@ struct ReviewFindingsHTTPTests {
     @Test(arguments: [
         UnknownOutcome.Cause.recordUnconfirmed("redis timeout error"),
         .notReplicated(ReplicaShortfall(acknowledged: 0, required: 1)),
-        .processor("the processor answered 502", keyReleased: true),
+        .processor("the processor answered 502", recorded: true),
+        .processor("the processor refused the request with 401; an earlier attempt's outcome is still unknown", recorded: false),
     ])
     func anUnknownOutcomeNeverClaimsNothingWasCharged(cause: UnknownOutcome.Cause) throws {
         do {
@@ -70,6 +71,7 @@ struct ReviewFindingsHTTPTests {
             #expect(problem.slug == "outcome-unknown")
             #expect(problem.headers[.retryAfter] != nil)
             #expect(!problem.detail.contains("nothing was charged"))
+            #expect(!problem.detail.contains("charged nothing"))
             #expect(problem.detail.contains("same idempotency key"))
             #expect(problem.members.contains { $0.name == "payment_id" && $0.value == "pay_0123" })
         }

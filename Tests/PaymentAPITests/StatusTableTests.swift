@@ -73,7 +73,7 @@ struct StatusTableTests {
             expectProblem(try await client.pay(payBody(user: user, currency: "XYZ")), .badRequest, type: "unknown-currency")
             // None of them stored anything.
             let ledger = try await client.executeRequest(uri: "/ledger/\(user)", method: .get, headers: [:], body: nil)
-            #expect(ledger.text == #"{"user_id":"\#(user)","payments":0,"totals":{},"charges_total":0,"charges":[]}"#)
+            #expect(ledger.text == #"{"user_id":"\#(user)","payments":0,"totals":{},"charges_total":0,"charges":[],"unknown":[]}"#)
         }
     }
 
@@ -139,7 +139,7 @@ struct StatusTableTests {
         try await withApp({ $0.paymentFailureRate = 1 }) { client in
             let user = uniqueUser("fail")
             let response = try await client.pay(payBody(user: user))
-            expectProblem(response, .internalServerError, type: "processor-failed", detailContains: "nothing was charged")
+            expectProblem(response, .internalServerError, type: "processor-failed", detailContains: "this attempt charged nothing")
             let ledger = try await client.executeRequest(uri: "/ledger/\(user)", method: .get, headers: [:], body: nil)
             #expect(ledger.text.contains(#""payments":0"#))
         }

@@ -55,4 +55,15 @@ import Testing
             #expect(!name.contains("deadbeef") && !name.contains("cafe"))
         }
     }
+
+    @Test func theKeyVersionIsNamedInTheKeyAndVersionOneKeepsTheOldForm() throws {
+        let bytes = Array("a secret of thirty-two bytes....".utf8)
+        let first = PaymentIdentity(for: try payment(), secret: PaymentIdentity.Secret(bytes: bytes))
+        let second = PaymentIdentity(for: try payment(), secret: PaymentIdentity.Secret(bytes: bytes, version: 2))
+        #expect(first.processorKey.hasPrefix("pk_"))
+        #expect(second.processorKey.hasPrefix("pk2_"))
+        #expect(first.processorKey.dropFirst(3) == second.processorKey.dropFirst(4), "the version names the secret; it does not change the HMAC")
+        #expect(first.paymentID == second.paymentID)
+        #expect(PaymentIdentity.Secret(bytes: bytes) != PaymentIdentity.Secret(bytes: bytes, version: 2))
+    }
 }

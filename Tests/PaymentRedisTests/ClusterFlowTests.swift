@@ -32,6 +32,34 @@ struct ClusterFlowTests {
         #expect(slots.count > 1)
         await redis.shutdown()
     }
+
+    @Test func unknownOutcomesOnEveryMasterAreReconciled() async throws {
+        let cluster = try RedisCluster.required()
+        var configuration = try RedisClientConfiguration(url: cluster.seedURLs, cluster: true)
+        configuration.commandTimeout = .seconds(5)
+        try await withClient(try RedisClient(configuration: configuration, logger: Logger(label: "cluster-reconcile"))) { redis async throws in
+            // The queue is one key on one slot; the records are on their users' slots.
+            let store = UnknownOutcomeTests.store(redis)
+            let service = UnknownOutcomeTests.service(store, ScriptedProcessor(charges: [.unknown("dropped")]))
+            let payments = try (0..<12).map { try request(user: uniqueUser("cluster-unknown-\($0)"), key: "k") }
+            for payment in payments {
+                #expect(await service.pay(payment).label == "outcome_unknown")
+            }
+            #expect(Set(payments.map { ClusterKeySlot.slot(for: store.keys.idempotency($0)) }).count > 1)
+            let processor = ScriptedProcessor(lookups: [.charged(chargeID: "ch_c", amountMinor: 1_000, currency: "USD")])
+            let reconciler = ReconcilerTests.reconciler(store, processor)
+            var results: [Reconciler.Result] = []
+            try await waitUntil(timeout: .seconds(20)) {
+                results += try await reconciler.pass()
+                return results.count(where: { $0 == .charged }) == payments.count
+            }
+            for payment in payments {
+                let ledger = try await store.ledger(for: payment.userID, tenant: nil)
+                #expect(ledger.payments == 1 && ledger.unknown.isEmpty)
+            }
+            #expect(try await store.counts() == UnknownCounts(pending: 0, unresolved: 0))
+        }
+    }
 }
 
 /// One master paused (SIGSTOP: its connections stay open, nothing is answered), as in the

@@ -19,10 +19,18 @@ struct LosingStore: IdempotencyStore {
         return result
     }
 
-    func complete(_ request: PaymentRequest, lease: Lease, response: StoredResponse, charge paymentID: String?, retention: Duration) async throws -> CompleteResult {
-        let result = try await base.complete(request, lease: lease, response: response, charge: paymentID, retention: retention)
+    func complete(
+        _ request: PaymentRequest, lease: Lease, response: StoredResponse, charge: LedgerCharge?, identity: PaymentIdentity, retention: Duration
+    ) async throws -> CompleteResult {
+        let result = try await base.complete(request, lease: lease, response: response, charge: charge, identity: identity, retention: retention)
         if loses == .complete { throw LostReply() }
         return result
+    }
+
+    func markUnknown(
+        _ request: PaymentRequest, lease: Lease, identity: PaymentIdentity, retention: Duration, followUp: UnknownFollowUp
+    ) async throws -> Bool {
+        try await base.markUnknown(request, lease: lease, identity: identity, retention: retention, followUp: followUp)
     }
 
     func confirmReplay(_ request: PaymentRequest) async throws -> ReplayCheck {

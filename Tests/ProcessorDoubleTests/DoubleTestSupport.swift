@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import PaymentCore
 import ProcessorDouble
 
@@ -9,6 +10,7 @@ import ProcessorDouble
 struct Answer {
     let status: Int
     let body: String
+    var headers = HTTPHeaders()
 
     /// The body's JSON object member `name` as a string, if there is one.
     func string(_ name: String) -> String? {
@@ -70,8 +72,45 @@ extension ProcessorDouble {
         return try await send(request, timeout: timeout)
     }
 
-    func get(_ path: String) async throws -> Answer {
-        try await send(HTTPClientRequest(url: baseURL + path), timeout: .seconds(10))
+    func get(_ path: String, token: String? = nil) async throws -> Answer {
+        var request = HTTPClientRequest(url: baseURL + path)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        return try await send(request, timeout: .seconds(10))
+    }
+
+    /// `GET /charges/{key}`, for keys that need no percent-encoding.
+    func lookup(_ key: String = Fixture.key(1), token: String? = nil) async throws -> Answer {
+        try await get("/charges/" + key, token: token)
+    }
+
+    /// `POST /charges` returning as soon as the answer's head is in: the body is read
+    /// by the caller, or not.
+    func postReturningAtTheHead(timeout: Duration) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: baseURL + "/charges")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Idempotency-Key", value: Fixture.key(1))
+        request.body = .bytes(ByteBuffer(string: Fixture.body()))
+        return try await HTTPClient.shared.execute(request, timeout: TimeAmount(timeout))
+    }
+
+    /// One `GET` of exactly `target` (sent byte for byte, so paths an URL type would
+    /// refuse or re-encode get through) on a connection of its own; the answer's status
+    /// line, headers and body as text, read until the double closes the connection.
+    func rawGet(_ target: String) async throws -> RawAnswer {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let text = try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))
+            var received = ByteBuffer()
+            for try await var part in inbound { received.writeBuffer(&part) }
+            return String(buffer: received)
+        }
+        return RawAnswer(text: text)
     }
 
     func send(method: HTTPMethod, path: String) async throws -> Answer {
@@ -83,7 +122,7 @@ extension ProcessorDouble {
     private func send(_ request: HTTPClientRequest, timeout: Duration) async throws -> Answer {
         let response = try await HTTPClient.shared.execute(request, timeout: TimeAmount(timeout))
         let body = try await response.body.collect(upTo: 1 << 20)
-        return Answer(status: Int(response.status.code), body: String(buffer: body))
+        return Answer(status: Int(response.status.code), body: String(buffer: body), headers: response.headers)
     }
 
     /// Waits until the ledger satisfies `condition` (at most `limit`), and returns it.
@@ -95,4 +134,22 @@ extension ProcessorDouble {
             try await Task.sleep(for: .milliseconds(5))
         }
     }
+}
+
+/// An answer read off the socket: `status` from the status line, `body` after the blank line.
+struct RawAnswer {
+    let text: String
+
+    var status: Int? {
+        let line = text.split(separator: "\r\n", maxSplits: 1).first ?? ""
+        let fields = line.split(separator: " ")
+        return fields.count >= 2 ? Int(fields[1]) : nil
+    }
+
+    var body: String {
+        guard let range = text.firstRange(of: "\r\n\r\n") else { return "" }
+        return String(text[range.upperBound...])
+    }
+
+    var answer: Answer { Answer(status: status ?? 0, body: body) }
 }

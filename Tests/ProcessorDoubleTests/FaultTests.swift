@@ -1,4 +1,6 @@
 import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
 import ProcessorDouble
 import Synchronization
 import Testing
@@ -99,5 +101,143 @@ import Testing
         #expect(try await statuses(seed: 7) == first)
         #expect(try await statuses(seed: 8) != first)
         #expect(Set(first).isSuperset(of: [201, 402, 500, 503]), "rates of 0.3 over 24 keys give every fault (for seed 7)")
+    }
+
+    /// The pinned statuses of `theSeedDecidesTheFaults`'s settings for seed 7: what the
+    /// double answered before the stall, absurd Retry-After, transient and lookup faults
+    /// existed (computed with its five draws per new key). Those faults draw from
+    /// generators of their own, so a seed still decides the same faults.
+    static let seed7Statuses = [402, 503, 503, 201, 402, 402, 402, 402, 201, 201, 500, 503, 201, 201, 402, 402, 201, 503, 402, 402, 402, 201, 402, 201]
+
+    @Test func theLaterFaultsDoNotShiftTheFirstFiveDraws() async throws {
+        let settings = ProcessorDoubleSettings(
+            failBeforeRate: 0.3, chargeThenFailRate: 0.3, chargeThenFail: .status500, declineRate: 0.3, seed: 7
+        )
+        let statuses = try await withDouble(settings) { double in
+            var statuses: [Int] = []
+            for n in 1...24 {
+                statuses.append(try await double.post(key: Fixture.key(n), body: Fixture.body(reference: Fixture.reference(n))).status)
+                // Lookups draw from their own generator too.
+                _ = try await double.lookup(Fixture.key(n))
+            }
+            return statuses
+        }
+        #expect(statuses == Self.seed7Statuses)
+    }
+
+    /// Transient refusals (half the requests here) draw per request from their own
+    /// generator: sending each refused request again until it gets through, the new keys
+    /// meet exactly the faults they meet without them.
+    @Test func transientRefusalsDoNotShiftTheFaultsOfNewKeys() async throws {
+        let settings = ProcessorDoubleSettings(
+            failBeforeRate: 0.3, chargeThenFailRate: 0.3, chargeThenFail: .status500, declineRate: 0.3,
+            transient4xxRate: 0.5, seed: 7
+        )
+        let (statuses, refusals) = try await withDouble(settings) { double in
+            var statuses: [Int] = []
+            var refusals = 0
+            for n in 1...24 {
+                var status = 0
+                repeat {
+                    status = try await double.post(key: Fixture.key(n), body: Fixture.body(reference: Fixture.reference(n))).status
+                    if status == 429 || status == 401 { refusals += 1 }
+                } while status == 429 || status == 401
+                statuses.append(status)
+            }
+            #expect(double.snapshot().requests.transient4xx == refusals)
+            return (statuses, refusals)
+        }
+        #expect(statuses == Self.seed7Statuses)
+        #expect(refusals > 0, "seed 7 refuses some requests at rate 0.5")
+    }
+
+    /// The head (status, `Content-Length` of the whole body) comes at once, the body not
+    /// within the stall: with a 600 s stall, reading the head at all shows it came first.
+    /// The charge is made before the head; a retry on another connection gets it.
+    @Test func headThenStallSendsTheHeadAndHoldsTheBody() async throws {
+        try await withDouble(.init(stallRate: 1, stall: .seconds(600))) { double in
+            let response = try await double.postReturningAtTheHead(timeout: .seconds(900))
+            #expect(response.status.code == 201)
+            let ledger = double.snapshot()
+            let chargeID = try #require(ledger.charges.first?.chargeID)
+            #expect(response.headers["content-length"] == [String(#"{"charge_id":"\#(chargeID)"}"#.utf8.count)])
+            #expect(ledger.requests.stalled == 1 && ledger.requests.charged == 1)
+            let retry = try await double.post()
+            #expect(retry.status == 200 && retry.string("charge_id") == chargeID)
+            #expect(try await double.lookup().string("charge_id") == chargeID)
+            // Closing the connection ends the stall: the body never comes.
+            try await double.shutdown()
+            await #expect(throws: (any Error).self) {
+                _ = try await response.body.collect(upTo: 1 << 20)
+            }
+        }
+    }
+
+    /// A short stall: the body comes after it, whole, and says what the head promised.
+    @Test func aStalledBodyComesAfterTheStall() async throws {
+        let stall = Duration.seconds(1)
+        try await withDouble(.init(stallRate: 1, stall: stall)) { double in
+            let started = ContinuousClock.now
+            let response = try await double.postReturningAtTheHead(timeout: .seconds(60))
+            let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            #expect(ContinuousClock.now - started >= stall)
+            let chargeID = try #require(double.snapshot().charges.first?.chargeID)
+            #expect(body == #"{"charge_id":"\#(chargeID)"}"#)
+            #expect(response.headers["content-length"] == [String(body.utf8.count)])
+            #expect(try await double.post().status == 200, "the connection is usable again, the key charged once")
+            #expect(double.snapshot().charges.count == 1)
+        }
+    }
+
+    @Test func anAbsurdRetryAfterIs409ChargesNothingAndForgetsTheKey() async throws {
+        try await withDouble(.init(absurdRetryAfterRate: 1)) { double in
+            let first = try await double.post()
+            #expect(first.status == 409)
+            #expect(first.string("code") == "in_progress")
+            #expect(first.headers["retry-after"] == ["9223372036854775807"])
+            #expect(try await double.lookup().status == 404, "nothing charged, nothing in progress")
+            let again = try await double.post()
+            #expect(again.status == 409 && again.headers["retry-after"] == ["9223372036854775807"], "a new key again, drawing again")
+            let ledger = double.snapshot()
+            #expect(ledger.charges.isEmpty && ledger.declined.isEmpty)
+            #expect(ledger.requests.absurdRetryAfter == 2)
+            #expect(ledger.requests.inProgress == 0)
+        }
+    }
+
+    /// Drawn before anything else: the token and the body are not looked at; 429 and 401
+    /// alternate, 429 first.
+    @Test func transientRefusalsComeBeforeAnythingElseAndAlternate() async throws {
+        try await withDouble(.init(token: "s3cret-token", transient4xxRate: 1)) { double in
+            let first = try await double.post(token: "s3cret-token")
+            let second = try await double.post(body: "not json", token: "s3cret-token")
+            let third = try await double.post(token: nil)
+            #expect(first.status == 429)
+            #expect(first.string("code") == "rate_limited")
+            #expect(first.headers["retry-after"] == ["-1"])
+            #expect(second.status == 401, "not 400: the body was not looked at")
+            #expect(second.string("code") == "unauthorized")
+            #expect(second.headers["retry-after"].isEmpty)
+            #expect(third.status == 429)
+            let ledger = double.snapshot()
+            #expect(ledger.charges.isEmpty)
+            #expect(ledger.requests.total == 3 && ledger.requests.transient4xx == 3)
+            #expect(ledger.requests.unauthorized == 0 && ledger.requests.invalid == 0)
+            #expect(try await double.lookup(token: "s3cret-token").status == 404, "lookups do not draw it")
+        }
+    }
+
+    /// Every request draws, not only new keys: for seed 2 at rate 0.5 the request draws
+    /// are pass, refuse ×3, pass, pass, so a key charged by the first request meets 429,
+    /// 401 and 429 on its retries, then its charge.
+    @Test func transientRefusalsAlsoMeetAKeyAlreadyCharged() async throws {
+        try await withDouble(.init(transient4xxRate: 0.5, seed: 2)) { double in
+            var statuses: [Int] = []
+            for _ in 1...6 { statuses.append(try await double.post().status) }
+            #expect(statuses == [201, 429, 401, 429, 200, 200])
+            let ledger = double.snapshot()
+            #expect(ledger.charges.count == 1)
+            #expect(ledger.requests.replayed == 2 && ledger.requests.transient4xx == 3)
+        }
     }
 }

@@ -118,6 +118,14 @@ import Testing
         #expect(throws: ProcessorDoubleSettingsError.self) { try ProcessorDoubleSettings(failBeforeRate: -0.1).validate() }
         #expect(throws: ProcessorDoubleSettingsError.self) { try ProcessorDoubleSettings(token: "two words").validate() }
         #expect(throws: ProcessorDoubleSettingsError.self) { try ProcessorDoubleSettings(port: 70_000).validate() }
+        #expect(throws: ProcessorDoubleSettingsError.self) { try ProcessorDoubleSettings(stallRate: 1.01).validate() }
+        #expect(throws: ProcessorDoubleSettingsError.self) { try ProcessorDoubleSettings(stall: .milliseconds(-1)).validate() }
+        #expect(throws: ProcessorDoubleSettingsError.self) { try ProcessorDoubleSettings(absurdRetryAfterRate: -0.5).validate() }
+        #expect(throws: ProcessorDoubleSettingsError.self) { try ProcessorDoubleSettings(transient4xxRate: 2).validate() }
+        #expect(throws: ProcessorDoubleSettingsError.self) { try ProcessorDoubleSettings(lookupFailRate: .nan).validate() }
+        #expect(throws: Never.self) {
+            try ProcessorDoubleSettings(stallRate: 1, stall: .zero, absurdRetryAfterRate: 1, transient4xxRate: 1, lookupFailRate: 1).validate()
+        }
         await #expect(throws: ProcessorDoubleSettingsError.self) {
             _ = try await ProcessorDouble.start(.init(slowRate: 2), logger: Fixture.logger)
         }

@@ -9,7 +9,11 @@ import Synchronization
 /// the order charged, in pages (`?offset=&limit=`). Given a FakeProcessor, it charges
 /// through it as payment-api does with PROCESSOR_URL: one payment_id per key, the
 /// processor's 402 passed on (and replayed), and on request a 503 outcome-unknown after
-/// the processor charged. Answers carry `payment_id` as the real ones do.
+/// the processor charged (or before it was asked). Like payment-api, it keeps such a key
+/// in the unknown state with its fingerprint: listed in the ledger's `unknown`, a retry
+/// with the same payload asks the processor again, another amount gets 422, and its
+/// reconciler (on request, counted in ledger reads, not in time) records what the
+/// processor charged or releases the key. Answers carry `payment_id` as the real ones do.
 final class FakePaymentServer: SimulatorTransport, Sendable {
     struct Charge: Sendable, Hashable {
         var paymentID: String
@@ -44,8 +48,21 @@ final class FakePaymentServer: SimulatorTransport, Sendable {
         /// Charge through this processor; `GET` of a URL under `processorURL` is its.
         var processor: FakeProcessor?
         /// Keys whose first processor charge is answered 503 outcome-unknown, recording
-        /// nothing and releasing the key, as after a processor timeout.
+        /// nothing but the unknown state, as after a processor timeout.
         var outcomeUnknownKeys: Set<String> = []
+        /// Answer those 503s before asking the processor: nothing is charged.
+        var unknownBeforeCharging = false
+        /// The reconciler: from this ledger read on (1 is the first), every ledger read
+        /// first resolves every unknown key: charged at the processor → recorded (a later
+        /// retry replays it), not charged → released. nil: it never runs.
+        var reconcileAfterLedgerReads: Int?
+        /// A BROKEN server: the same key with another amount, while the key is unknown,
+        /// is answered this status (500: "nothing was charged", as before the unknown
+        /// state existed) instead of 422. Nothing is charged.
+        var changedAmountAfterUnknownStatus: Int?
+        /// A BROKEN server: the first retry of an unknown key is answered 500
+        /// `/problems/processor-failed` ("nothing was charged"), the key kept unknown.
+        var processorFailedAfterUnknown = false
     }
 
     static let processorURL = "http://processor"
@@ -57,10 +74,28 @@ final class FakePaymentServer: SimulatorTransport, Sendable {
         /// key → the 402 body, replayed.
         var declined: [String: [UInt8]] = [:]
         var outcomeUnknownAnswered: Set<String> = []
+        /// key → (amount, currency) of the key's record.
+        var fingerprints: [String: Fingerprint] = [:]
+        /// Keys in the unknown state, in the order they became unknown.
+        var unknown: [Unknown] = []
+        var processorFailedAnswered: Set<String> = []
+        var amountsSeen: [(key: String, amountMinor: Int64)] = []
         var charges: [String: [Charge]] = [:]  // user → charges in the order charged
         var requests = 0
         var payRequests: [String] = []  // keys in arrival order
         var ledgerReads = 0
+    }
+
+    private struct Fingerprint: Hashable {
+        var amountMinor: Int64
+        var currency: String
+    }
+
+    private struct Unknown {
+        var user: String
+        var key: String
+        var paymentID: String
+        var fingerprint: Fingerprint
     }
 
     private let behaviour: Behaviour
@@ -72,6 +107,9 @@ final class FakePaymentServer: SimulatorTransport, Sendable {
 
     var keysSeen: [String] { state.withLock { $0.payRequests } }
     var ledgerReads: Int { state.withLock { $0.ledgerReads } }
+    /// Every /pay request's key and amount, in arrival order.
+    var amountsSeen: [(key: String, amountMinor: Int64)] { state.withLock { $0.amountsSeen } }
+    var unknownKeys: [String] { state.withLock { $0.unknown.map(\.key) } }
 
     func post(_ url: String, body: [UInt8], timeout: Duration) async throws(TransportError) -> HTTPResult {
         guard case .object(let fields)? = try? JSONParser.parse(body),
@@ -90,30 +128,52 @@ final class FakePaymentServer: SimulatorTransport, Sendable {
         return state.withLock { state in
             state.requests += 1
             state.payRequests.append(key)
+            state.amountsSeen.append((key, amount))
             if let forced = behaviour.forcedStatus {
                 return HTTPResult(status: forced, retryAfter: behaviour.retryAfterSeconds.map { .seconds($0) })
             }
             if let declined = state.declined[key] { return HTTPResult(status: 402, replayed: true, body: declined) }
+            let fingerprint = Fingerprint(amountMinor: amount, currency: currency.code)
+            let isUnknown = state.unknown.contains { $0.key == key }
+            if behaviour.idempotent, let recorded = state.fingerprints[key], recorded != fingerprint {
+                if isUnknown, let status = behaviour.changedAmountAfterUnknownStatus {
+                    return HTTPResult(status: status, body: status == 500 ? Self.problem("/problems/processor-failed", paymentID: nil) : [])
+                }
+                return HTTPResult(status: 422, body: Self.problem("/problems/idempotency-key-reused", paymentID: nil))
+            }
             if behaviour.idempotent, state.done.contains(key) {
                 return HTTPResult(status: 200, replayed: true, body: Self.receipt(state.paymentIDs[key] ?? ""))
+            }
+            if isUnknown, behaviour.processorFailedAfterUnknown, state.processorFailedAnswered.insert(key).inserted {
+                return HTTPResult(status: 500, body: Self.problem("/problems/processor-failed", paymentID: nil))
             }
             if behaviour.failEvery > 0, state.requests % behaviour.failEvery == 0 { return HTTPResult(status: 500) }
             // A server without idempotency makes a new payment of every request.
             let paymentID = behaviour.idempotent ? state.paymentIDs[key] ?? "pay_\(state.requests)" : "pay_\(state.requests)"
             state.paymentIDs[key] = paymentID
+            state.fingerprints[key] = fingerprint
+            func unknown() -> HTTPResult {
+                if !isUnknown { state.unknown.append(Unknown(user: user, key: key, paymentID: paymentID, fingerprint: fingerprint)) }
+                return HTTPResult(status: 503, retryAfter: .seconds(0), body: Self.problem("/problems/outcome-unknown", paymentID: paymentID))
+            }
+            if behaviour.unknownBeforeCharging, behaviour.outcomeUnknownKeys.contains(key), state.outcomeUnknownAnswered.insert(key).inserted {
+                return unknown()
+            }
             if let processor = behaviour.processor {
                 switch processor.charge(key: key, reference: paymentID, amountMinor: amount, currency: currency.code) {
                 case .declined(let code):
                     let body = Self.problem("/problems/payment-declined", paymentID: paymentID, declineCode: code)
                     state.declined[key] = body
+                    state.unknown.removeAll { $0.key == key }
                     return HTTPResult(status: 402, body: body)
                 case .charged:
                     if behaviour.outcomeUnknownKeys.contains(key), state.outcomeUnknownAnswered.insert(key).inserted {
-                        return HTTPResult(status: 503, retryAfter: .seconds(0), body: Self.problem("/problems/outcome-unknown", paymentID: paymentID))
+                        return unknown()
                     }
                 }
             }
             state.done.insert(key)
+            state.unknown.removeAll { $0.key == key }
             let charge = Charge(paymentID: paymentID, key: key, amountMinor: amount, currency: currency.code)
             state.charges[user, default: []].append(charge)
             let status = behaviour.statusAfterCharging ?? 200
@@ -130,11 +190,11 @@ final class FakePaymentServer: SimulatorTransport, Sendable {
         return writer.bytes
     }
 
-    private static func problem(_ type: String, paymentID: String, declineCode: String? = nil) -> [UInt8] {
+    private static func problem(_ type: String, paymentID: String?, declineCode: String? = nil) -> [UInt8] {
         var writer = JSONWriter()
         writer.object { object in
             object.field("type", string: type)
-            object.field("payment_id", string: paymentID)
+            if let paymentID { object.field("payment_id", string: paymentID) }
             if let declineCode { object.field("decline_code", string: declineCode) }
         }
         return writer.bytes
@@ -154,9 +214,10 @@ final class FakePaymentServer: SimulatorTransport, Sendable {
             if pair[0] == "offset" { offset = value }
             if pair[0] == "limit" { limit = value }
         }
-        var charges = state.withLock { state in
+        var (charges, unknown) = state.withLock { state in
             state.ledgerReads += 1
-            return state.charges[user] ?? []
+            if let after = behaviour.reconcileAfterLedgerReads, state.ledgerReads >= after { reconcile(&state) }
+            return (state.charges[user] ?? [], state.unknown.filter { $0.user == user })
         }
         behaviour.editCharges?(user, &charges)
         var totals: [String: Int64] = [:]
@@ -177,7 +238,28 @@ final class FakePaymentServer: SimulatorTransport, Sendable {
                 }
                 object.field("charges", charges: page)
             }
+            object.field("unknown", objects: unknown) { entry, record in
+                entry.field("idempotency_key", string: record.key)
+                entry.field("payment_id", string: record.paymentID)
+                entry.field("since_ms", integer: 1_767_225_600_000)
+            }
         }
         return HTTPResult(status: 200, body: head.bytes)
+    }
+
+    /// What payment-api's reconciler does: look every unknown key up at the processor;
+    /// charged → the charge is recorded and the key done; not → the key is released.
+    private func reconcile(_ state: inout State) {
+        for record in state.unknown {
+            if behaviour.processor?.chargeID(forKey: record.key) != nil {
+                state.done.insert(record.key)
+                state.charges[record.user, default: []].append(Charge(
+                    paymentID: record.paymentID, key: record.key, amountMinor: record.fingerprint.amountMinor, currency: record.fingerprint.currency
+                ))
+            } else {
+                state.fingerprints[record.key] = nil
+            }
+        }
+        state.unknown = []
     }
 }

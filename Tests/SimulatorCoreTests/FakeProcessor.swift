@@ -64,6 +64,14 @@ final class FakeProcessor: Sendable {
         }
     }
 
+    /// `GET /charges/{processor key}` for our key: the charge_id, or nil (404).
+    func chargeID(forKey key: String) -> String? {
+        state.withLock { state in
+            if case .charged(let chargeID)? = state.byKey["pk_" + key] { return chargeID }
+            return nil
+        }
+    }
+
     /// `GET /charges`, as the double answers it.
     func get(_ url: String) -> HTTPResult {
         guard url.hasSuffix("/charges") else { return HTTPResult(status: 404) }

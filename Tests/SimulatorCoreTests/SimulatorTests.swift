@@ -296,7 +296,7 @@ struct SimulatorTests {
         for field in [#""payments_total":5"#, #""attempts_total":"#, #""status_counts":{"200":15}"#, #""retries":0"#,
                       #""latency_ms":{"p50":"#, #""p90":"#, #""p99":"#, #""max":"#,
                       #""verification":{"performed":true,"exactly_once":true,"double_charged":0,"lost":0,"unconfirmed":0,"#
-                          + #""wrong_amount_or_currency":0,"unexpected_charges":0,"problems":[]}"#,
+                          + #""wrong_amount_or_currency":0,"unexpected_charges":0,"amount_change_not_refused":0,"unknown_left":0,"problems":[]}"#,
                       #""timeline":{"bucket_ms":100,"first_attempts":["#] {
             #expect(json.contains(field), "missing \(field) in \(json)")
         }

@@ -26,25 +26,15 @@ struct LedgerController: Sendable {
     }
 
     /// `offset` and `limit` from the query, each at most once and all digits (no sign, no
-    /// fraction, no exponent); any other parameter is ignored.
+    /// fraction, no exponent); any other parameter is ignored. The rule is
+    /// `ChargeWindowQuery`'s (pure, fuzzed); a refusal is a 400 `invalid-query` whose
+    /// detail is the rule.
     static func window(_ query: FlatDictionary<Substring, Substring>) throws -> ChargeWindow {
-        func integer(_ name: Substring, default value: Int, range: ClosedRange<Int>) throws -> Int {
-            let values = query[values: name]
-            guard let text = values.first else { return value }
-            let rule = "\"\(name)\" must be an integer from \(range.lowerBound) to \(range.upperBound)"
-            guard values.count == 1 else {
-                throw Problem(.badRequest, slug: "invalid-query", title: "Invalid query parameter", detail: "\(rule), given once")
-            }
-            guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-                  let number = Int(text), range.contains(number)
-            else {
-                throw Problem(.badRequest, slug: "invalid-query", title: "Invalid query parameter", detail: rule)
-            }
-            return number
+        do {
+            return try ChargeWindowQuery.window(offset: query[values: "offset"], limit: query[values: "limit"])
+        } catch {
+            throw Problem(.badRequest, slug: "invalid-query", title: "Invalid query parameter", detail: error.description)
         }
-        let offset = try integer("offset", default: 0, range: 0...Int.max)
-        let limit = try integer("limit", default: ChargeWindow.defaultLimit, range: 1...ChargeWindow.maximumLimit)
-        return ChargeWindow(offset: offset, limit: limit)
     }
 
     static func body(_ ledger: Ledger) -> [UInt8] {
@@ -59,6 +49,7 @@ struct LedgerController: Sendable {
             }
             object.field("charges_total", integer: Int64(ledger.chargesTotal))
             object.field("charges", charges: ledger.charges)
+            object.field("unknown", unknown: ledger.unknown)
         }
         return writer.bytes
     }

@@ -31,7 +31,13 @@ enum PaymentResponses {
                 ? "the key was released, so a retry may succeed"
                 : "the key could not be released: it stays locked until its lease ends (a retry gets 409 until then)"
             throw Problem(.internalServerError, slug: "processor-failed", title: "Payment processor failed",
-                          detail: "\(message); nothing was charged and \(key)")
+                          detail: "\(message); this attempt charged nothing, no earlier attempt is in doubt, and \(key)")
+        case .replicasMissing(let shortfall):
+            // Refused before the record was read: this request charged nothing, but an
+            // earlier attempt with the key may have (an outcome-unknown): say only that.
+            throw Problem.unavailable("only \(shortfall.acknowledged) of the \(shortfall.required) Redis replicas required are in sync, "
+                + "so a payment could not be acknowledged; this request was refused before anything was read or charged "
+                + "(an earlier attempt with this key, if any, stays as it was); retry with the same key")
         case .outcomeUnknown(let unknown):
             throw outcomeUnknown(unknown)
         case .leaseLost:
@@ -55,14 +61,17 @@ enum PaymentResponses {
             what = "the payment is recorded, but only \(shortfall.acknowledged) of the \(shortfall.required) Redis replicas "
                 + "required confirmed it in time, so a failover could still lose it"
             retryAfter = 2
-        case .processor(_, let keyReleased):
+        case .processor(_, let recorded):
             what = "the processor did not say whether it charged"
-                + (keyReleased ? "" : ", and the key could not be released: a retry gets 409 until its lease ends")
+                + (recorded
+                    ? "; the payment is kept as unknown and the service asks the processor by itself"
+                    : ", and that could not be recorded: a retry gets 409 until the attempt's lease ends")
         }
         return Problem(.serviceUnavailable, slug: "outcome-unknown", title: "Payment outcome unknown",
-                       detail: what + "; it may or may not have been charged. Retry with the same idempotency key: it returns "
-                           + "the payment if it was recorded, and otherwise runs it once, with the same processor key, "
-                           + "so it is never charged twice",
+                       detail: what + "; it may or may not have been charged. Retry with the same idempotency key and the "
+                           + "same payload: it returns the payment if it was recorded, and otherwise asks the processor again "
+                           + "with the same processor key, so it is never charged twice; another amount or currency with "
+                           + "this key is refused (422)",
                        headers: [.retryAfter: String(retryAfter)],
                        members: [("payment_id", unknown.paymentID)])
     }

@@ -17,7 +17,7 @@ public struct PaymentMetrics: Sendable {
 
     static let outcomeLabels = [
         "succeeded", "replayed", "declined", "in_flight", "fingerprint_mismatch", "rate_limited", "processor_failed",
-        "lease_lost", "unavailable", "outcome_unknown", "invalid",
+        "lease_lost", "unavailable", "outcome_unknown", "replicas_missing", "invalid",
     ]
 
     public init(factory: any MetricsFactory) {

@@ -8,22 +8,19 @@ import PaymentCore
 import ServiceLifecycle
 
 /// The processor over HTTP (`PROCESSOR_URL`): `POST /charges` with the payment's stable
-/// processor key as `Idempotency-Key` (docs/processor.md).
+/// processor key as `Idempotency-Key`, and the reconciler's read-only
+/// `GET /charges/{processor key}` (docs/processor.md).
 ///
-/// Only a 2xx is a charge and only a 402 a decline; a 409 is the processor still working
-/// on the key; another 4xx refused the request (nothing charged). Anything that leaves
-/// the answer unknown — a 5xx, a timeout, a dropped connection, a body that is not the
-/// contract's — is `.unknown`: the retry asks again with the same key, never claiming
-/// that nothing happened.
+/// What the answers mean is `ProcessorReply`'s (PaymentCore, fuzzed): every byte from
+/// the processor is untrusted. One deadline, `PROCESSOR_TIMEOUT_MS`, covers the whole
+/// exchange, head and body: a processor that sends its head and stalls is given up as
+/// unknown at the deadline like one that never answers.
 final class HTTPPaymentProcessor: PaymentProcessor, Service {
     private let client: HTTPClient
     private let configuration: ProcessorConfiguration
     private let token: CredentialFile?
     private let metrics: ProcessorMetrics
     private let logger: Logger
-
-    /// The longest body read from the processor: its answers are a few members.
-    static let maximumAnswerBytes = 16_384
 
     init(configuration: ProcessorConfiguration, metricsFactory: any MetricsFactory, logger: Logger) throws(CredentialFileError) {
         self.configuration = configuration
@@ -47,15 +44,6 @@ final class HTTPPaymentProcessor: PaymentProcessor, Service {
 
     func charge(_ charge: ProcessorCharge) async -> ProcessorResult {
         let start = ContinuousClock.now
-        let (outcome, result) = await exchange(charge)
-        metrics.record(outcome, duration: ContinuousClock.now - start)
-        if case .unknown(let reason) = result {
-            logger.warning("processor outcome unknown", metadata: ["reason": .string(reason), "payment_id": .string(charge.identity.paymentID)])
-        }
-        return result
-    }
-
-    private func exchange(_ charge: ProcessorCharge) async -> (ProcessorMetrics.Outcome, ProcessorResult) {
         var request = HTTPClientRequest(url: configuration.chargesURL)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -69,50 +57,74 @@ final class HTTPPaymentProcessor: PaymentProcessor, Service {
         }
         request.body = .bytes(ByteBuffer(bytes: body.bytes))
 
-        let status: Int
-        let answer: [UInt8]
-        let retryAfter: Int?
-        do {
-            let response = try await client.execute(request, deadline: .now() + TimeAmount(configuration.timeout))
-            status = Int(response.status.code)
-            retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init)
-            answer = Array(try await response.body.collect(upTo: Self.maximumAnswerBytes).readableBytesView)
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            return (.timeout, .unknown("no answer within \(configuration.timeout)"))
-        } catch {
-            return (.connectionError, .unknown("the connection failed: \(error)"))
+        let kind: ProcessorReply.Kind
+        let result: ProcessorResult
+        switch await exchange(request) {
+        case .answer(let status, let retryAfter, let answer):
+            (kind, result) = ProcessorReply.charge(status: status, retryAfter: retryAfter, body: answer)
+        case .failed(let failure, let reason):
+            (kind, result) = (failure, .unknown(reason))
         }
-        return Self.interpret(status: status, body: answer, retryAfterSeconds: retryAfter)
+        metrics.record(kind, duration: ContinuousClock.now - start)
+        if case .unknown(let reason) = result {
+            logger.warning("processor outcome unknown", metadata: ["reason": .string(reason), "payment_id": .string(charge.identity.paymentID)])
+        }
+        return result
     }
 
-    /// What an answer means for the payment (the contract of docs/processor.md).
-    static func interpret(status: Int, body: [UInt8], retryAfterSeconds: Int?) -> (ProcessorMetrics.Outcome, ProcessorResult) {
-        let members = (try? JSONParser.parse(body)).flatMap { value -> [String: String]? in
-            guard case .object(let fields) = value else { return nil }
-            var strings: [String: String] = [:]
-            for (name, value) in fields { if case .string(let text) = value { strings[name] = text } }
-            return strings
+    func lookup(processorKey: String) async -> ProcessorLookup {
+        var request = HTTPClientRequest(url: configuration.chargesURL + "/" + processorKey)
+        request.method = .GET
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token.value)") }
+        switch await exchange(request) {
+        case .answer(let status, _, let answer):
+            return ProcessorReply.lookup(status: status, body: answer)
+        case .failed(_, let reason):
+            return .unknown(reason)
         }
-        switch status {
-        case 200..<300:
-            guard let chargeID = members?["charge_id"], !chargeID.isEmpty else {
-                // A 2xx does say "charged", but an answer outside the contract is not one
-                // to store a receipt on: the retry asks again with the same key.
-                return (.invalidResponse, .unknown("a \(status) answer without a charge_id"))
+    }
+
+    private enum Exchange: Sendable {
+        case answer(status: Int, retryAfter: String?, body: [UInt8])
+        case failed(ProcessorReply.Kind, String)
+    }
+
+    /// One request and its whole answer, head and body, within `PROCESSOR_TIMEOUT_MS`.
+    /// AsyncHTTPClient's deadline ends when the head arrives, so the body is read under a
+    /// deadline of our own; a body over `ProcessorReply.maximumBodyBytes` is a failure.
+    private func exchange(_ request: HTTPClientRequest) async -> Exchange {
+        let timeout = configuration.timeout
+        let client = self.client
+        let outcome = await withTaskGroup(of: Exchange?.self) { group in
+            group.addTask {
+                do {
+                    let response = try await client.execute(request, deadline: .now() + TimeAmount(timeout))
+                    // Read once, here: a repeated header is not the contract's either.
+                    let retryAfter = response.headers["Retry-After"]
+                    let body = try await response.body.collect(upTo: ProcessorReply.maximumBodyBytes)
+                    return .answer(
+                        status: Int(response.status.code), retryAfter: retryAfter.count == 1 ? retryAfter[0] : nil,
+                        body: Array(body.readableBytesView)
+                    )
+                } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+                    return .failed(.timeout, "no answer within \(timeout)")
+                } catch is CancellationError {
+                    return nil
+                } catch {
+                    return .failed(.connectionError, "the exchange failed: \(ProcessorReply.sanitized(String(describing: error)))")
+                }
             }
-            return (.charged, .charged(chargeID: chargeID))
-        case 402:
-            guard let code = members?["code"], !code.isEmpty else {
-                return (.invalidResponse, .unknown("a 402 answer without a code"))
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return Task.isCancelled ? nil : .failed(.timeout, "no whole answer within \(timeout)")
             }
-            return (.declined, .declined(code: code, message: members?["message"] ?? "declined"))
-        case 409:
-            return (.busy, .busy(retryAfterMilliseconds: max(1, retryAfterSeconds ?? 1) * 1_000))
-        case 400..<500:
-            return (.refused, .failed("the processor refused the request with \(status) \(members?["code"] ?? "")"))
-        default:
-            return (.serverError, .unknown("the processor answered \(status)"))
+            defer { group.cancelAll() }
+            while let first = await group.next() {
+                if let first { return first }
+            }
+            return .failed(.timeout, "cancelled")
         }
+        return outcome
     }
 
     /// Closes the pooled connections after the HTTP server has stopped.

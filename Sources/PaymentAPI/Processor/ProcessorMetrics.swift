@@ -1,26 +1,11 @@
 import Metrics
+import PaymentCore
 
 /// `processor_requests_total{outcome}` and `processor_request_duration_seconds{outcome}`
 /// for the HTTP processor; handles made once per outcome.
 struct ProcessorMetrics: Sendable {
-    enum Outcome: String, CaseIterable, Sendable {
-        /// 2xx: charged.
-        case charged
-        /// 402.
-        case declined
-        /// 409: still working on the key.
-        case busy
-        /// Another 4xx: refused, nothing charged.
-        case refused
-        /// 5xx: may have charged.
-        case serverError = "server_error"
-        /// No answer within PROCESSOR_TIMEOUT_MS: may have charged.
-        case timeout
-        /// Connect failed or the connection was dropped: may have charged.
-        case connectionError = "connection_error"
-        /// 2xx or 402 with a body that is not the contract's.
-        case invalidResponse = "invalid_response"
-    }
+    /// The answer's kind (ProcessorReply.Kind), or a lookup's.
+    typealias Outcome = ProcessorReply.Kind
 
     private let requests: [Outcome: Counter]
     private let durations: [Outcome: Metrics.Timer]

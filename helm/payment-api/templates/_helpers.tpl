@@ -234,16 +234,46 @@ so the PROCESSOR_*_FILE paths do not depend on the key names.
 {{- end }}
 
 {{- define "payment-api.processorFiles" -}}
-{{- or .Values.processor.tokenSecret .Values.processor.caSecret .Values.processor.keySecret }}
+{{- or .Values.processor.tokenSecret .Values.processor.caSecret (include "payment-api.processorKeySecret" .) }}
+{{- end }}
+
+{{/*
+The Secret of PROCESSOR_KEY_SECRET_FILE, which the server requires with a PROCESSOR_URL:
+processor.keySecret, else (the processor double, no config.processorUrl) the Secret this
+chart generates (processor-key-secret.yaml), else empty (no URL: the key is optional).
+An external config.processorUrl without processor.keySecret is refused (validateProcessor).
+*/}}
+{{- define "payment-api.generatedProcessorKeySecret" -}}
+{{- if and .Values.processorDouble.enabled (not .Values.config.processorUrl) (not .Values.processor.keySecret) }}
+{{- printf "%s-processor-key" (include "payment-api.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "payment-api.processorKeySecret" -}}
+{{- default (include "payment-api.generatedProcessorKeySecret" .) .Values.processor.keySecret }}
+{{- end }}
+
+{{/* The key of the HMAC key in that Secret: processor.keyKey, or "key" in the generated one. */}}
+{{- define "payment-api.processorKeySecretKey" -}}
+{{- if include "payment-api.generatedProcessorKeySecret" . }}
+{{- "key" }}
+{{- else }}
+{{- .Values.processor.keyKey }}
+{{- end }}
 {{- end }}
 
 {{/*
 A token or CA for the processor without a PROCESSOR_URL stops the server at start
 (PROCESSOR_* without effect: exit 78); a CA without an https:// URL would never be used.
-The HMAC key (keySecret) also names payment ids, so it is valid without a URL.
+The HMAC key (keySecret) also names payment ids, so it is valid without a URL; with one it
+is required (exit 78 without PROCESSOR_KEY_SECRET_FILE): an external processor needs
+processor.keySecret, the processor double gets a generated Secret when it is empty.
 */}}
 {{- define "payment-api.validateProcessor" -}}
 {{- $url := include "payment-api.processorUrl" . }}
+{{- if and $url (not (include "payment-api.processorKeySecret" .)) }}
+{{- fail (printf "config.processorUrl (%s) is set, but processor.keySecret is empty: with a PROCESSOR_URL the server requires PROCESSOR_KEY_SECRET_FILE, the HMAC key (at least 16 bytes) every replica shares, and exits 78 without it. Create a Secret holding a random key (under processor.keyKey, default key; docs/kubernetes.md, The payment processor) and set processor.keySecret to its name" $url) }}
+{{- end }}
 {{- if and (or .Values.processor.tokenSecret .Values.processor.caSecret) (not $url) }}
 {{- fail "processor.tokenSecret or processor.caSecret is set, but there is no PROCESSOR_URL (config.processorUrl is empty and processorDouble.enabled is false): the server would refuse to start (PROCESSOR_TOKEN_FILE and PROCESSOR_TLS_CA_FILE have no effect without PROCESSOR_URL). Set config.processorUrl, or enable the processor double, or leave them empty" }}
 {{- end }}
