@@ -17,6 +17,8 @@ let package = Package(
         .executable(name: "payment-simulator", targets: ["payment-simulator"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "PaymentCore", targets: ["PaymentCore"]),
+        // For the fuzz package (Fuzz/): FuzzChargeRequest reads the double's requests.
+        .library(name: "ProcessorDouble", targets: ["ProcessorDouble"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

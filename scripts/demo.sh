@@ -88,9 +88,12 @@ if [ "$processor" = double ]; then
     fi
     processor_url="http://127.0.0.1:$double_port"
     echo "demo: processor double on $processor_url (${faults[*]})"
+    # The reconciler sooner than its defaults (10 s, every 5 s), so that a payment whose
+    # client gave up after an unknown outcome is in the ledger by the time the simulator
+    # verifies; the simulator waits up to 30 s for the ledger and the processor to agree.
     api_env+=(PROCESSOR_URL="$processor_url" PROCESSOR_TOKEN_FILE="$LIB_WORKDIR/processor-token"
-        PROCESSOR_KEY_SECRET_FILE="$LIB_WORKDIR/processor-key-secret")
-    sim_args+=(--processor-url "$processor_url")
+        PROCESSOR_KEY_SECRET_FILE="$LIB_WORKDIR/processor-key-secret" RECONCILE_DELAY_MS=2000 RECONCILE_INTERVAL_MS=500)
+    sim_args+=(--processor-url "$processor_url" --reconcile-wait-seconds 30)
 fi
 
 port=$(free_port)

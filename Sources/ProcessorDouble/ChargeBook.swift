@@ -262,8 +262,7 @@ final class ChargeBook: Sendable {
                 return .charged(chargeID: chargeID, amountMinor: amount, currency: currency, reference: reference)
             case .inProgress?:
                 return .inProgress
-            case .declined?: return .inProgress
-            case nil:
+            case .declined?, nil:
                 // A declined key charged nothing; an unknown one may never have been seen
                 // or been forgotten after a failure that charged nothing.
                 return .nothingCharged
