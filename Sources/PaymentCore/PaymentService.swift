@@ -166,9 +166,11 @@ public struct PaymentService: Sendable {
             let decline = PaymentDecline(paymentID: identity.paymentID, request: request, code: code, message: message)
             (response, ledgerCharge) = (StoredResponse(status: PaymentDecline.status, body: decline.json), nil)
         case .busy(let retryAfter):
-            // An earlier attempt is still at the processor: release ours (back to unknown
-            // after a re-drive) so the client's retry, after it, finds the answer.
-            _ = try? await store.abort(request, lease: lease)
+            // Another attempt with this processor key is still at the processor (one whose
+            // lease ran out): this one charged nothing, that one may charge. Keep the
+            // payment as unknown, lease released: the client's retry, after it, finds the
+            // answer, and if no client comes back the reconciler does.
+            _ = await markUnknown(request, lease: lease, identity: identity)
             return .inFlight(retryAfterMilliseconds: retryAfter)
         case .failed(let message):
             // This attempt charged nothing. After a re-drive an earlier one may have: the

@@ -146,13 +146,17 @@ struct ChargeRequest: Sendable, Hashable {
         }
     }
 
-    /// `application/json`, in any case, with or without parameters such as `charset`.
+    /// `application/json`, in ASCII case, with or without parameters such as `charset`.
+    /// Over bytes: split at a `Character` `;`, a GREEK QUESTION MARK (U+037E, canonically
+    /// `;`) ended the type too, and a `;` followed by a combining mark did not
+    /// (FuzzChargeRequest found the first).
     static func checkContentType(_ values: [String]) throws(InvalidRequest) {
-        guard values.count == 1, let value = values.first,
-              value.split(separator: ";", maxSplits: 1).first?
-                  .trimmingPrefix(while: { $0 == " " || $0 == "\t" })
-                  .lowercased().trimmingCharacters() == "application/json"
-        else { throw InvalidRequest("Content-Type must be application/json") }
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+        guard values.count == 1, let value = values.first else { throw InvalidRequest("Content-Type must be application/json") }
+        let type = value.utf8.prefix { $0 != UInt8(ascii: ";") }.drop(while: isSpace)
+        let trimmed = type.reversed().drop(while: isSpace).reversed()
+        let lowered = trimmed.map { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) ? $0 | 0x20 : $0 }
+        guard lowered.elementsEqual("application/json".utf8) else { throw InvalidRequest("Content-Type must be application/json") }
     }
 }
 
@@ -160,13 +164,4 @@ struct ChargeRequest: Sendable, Hashable {
 struct InvalidRequest: Error, Hashable, Sendable {
     let message: String
     init(_ message: String) { self.message = message }
-}
-
-extension String {
-    /// Without trailing spaces and tabs (no Foundation in this module).
-    fileprivate func trimmingCharacters() -> String {
-        var text = Substring(self)
-        while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }
-        return String(text)
-    }
 }

@@ -79,6 +79,20 @@ struct UnknownOutcomeTests {
         }
     }
 
+    @Test func aProcessorStillWorkingOnTheKeyLeavesThePaymentUnknownNotForgotten() async throws {
+        try await withSuiteRedis { redis async throws in
+            let store = Self.store(redis)
+            // A 409 on a first attempt: an attempt whose lease ran out is still at the processor.
+            let processor = ScriptedProcessor(charges: [.busy(retryAfterMilliseconds: 2_000), .charged(chargeID: "ch_5")])
+            let service = Self.service(store, processor)
+            let payment = try request(user: uniqueUser("busy-first"))
+            #expect(await service.pay(payment) == .inFlight(retryAfterMilliseconds: 2_000))
+            #expect(try await store.counts().pending == 1, "the reconciler finds out if no client comes back")
+            #expect(await service.pay(try request(user: payment.userID.value, amount: "13.00")) == .fingerprintMismatch)
+            #expect(await service.pay(payment).label == "succeeded", "the retry, after it, gets the charge")
+        }
+    }
+
     @Test func aFreshRefusalIsStillProcessorFailedAndReleasesTheKey() async throws {
         try await withSuiteRedis { redis async throws in
             let store = Self.store(redis)
