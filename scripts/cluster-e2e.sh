@@ -213,7 +213,9 @@ check "new payments on those slots recovered within 10 s of the kill" true \
     "$(echo "$probe_summary" | jq '.recovered_after_event_ms != null and .recovered_after_event_ms < 10000')"
 
 # The promoted replica is a master without a replica now (the killed master stays down):
-# its shard cannot acknowledge, the others can.
+# its shard cannot acknowledge, the others can. Its payments are refused before the
+# processor is asked (nothing charged that could not be acknowledged); the pod stays
+# ready, reporting the shard as degraded, since the other shards serve.
 echo "== REDIS_WAIT_REPLICAS=1 after the failover: the shard without a replica says so"
 wait_ready "$wait_port"
 # A user whose slot is on a master that still has a connected replica: that master
@@ -232,8 +234,11 @@ for port in "${redis_ports[@]}"; do
     done
 done
 answer=$(pay "$wait_port" "{\"user_id\":\"${probe_users[0]}\",\"amount\":1,\"idempotency_key\":\"wait-after-failover\"}")
-check "a payment on the shard without a replica: 503 outcome-unknown" "503 /problems/outcome-unknown" \
-    "${answer%% *} $(jq -r .type "$LIB_WORKDIR/response")"
+check "a payment on the shard without a replica: 503, refused before the charge" \
+    "503 /problems/unavailable true" \
+    "${answer%% *} $(jq -r '.type + " " + (.detail | test("replicas.*refused before anything was read or charged") | tostring)' "$LIB_WORKDIR/response")"
+check "readiness stays 200 and names the shard short of replicas" "200 true" \
+    "$(curl -s -o "$LIB_WORKDIR/readyz" -w '%{http_code}' "http://127.0.0.1:$wait_port/readyz") $(jq -r '.reason // "" | test("replicas")' "$LIB_WORKDIR/readyz")"
 answer=$(pay "$wait_port" "{\"user_id\":\"$other_user\",\"amount\":1,\"idempotency_key\":\"wait-after-failover\"}")
 check "a payment on a shard with its replica: 200" "200" "${answer%% *}"
 kill -TERM "$wait_pid"; wait "$wait_pid" || true

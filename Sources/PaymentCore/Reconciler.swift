@@ -118,10 +118,12 @@ public struct Reconciler: Sendable {
                     charge: LedgerCharge(paymentID: payment.identity.paymentID, chargeID: chargeID),
                     identity: payment.identity, retention: settings.retention
                 )
+                // Taken over (its lease ran out): the new holder decides; the queue entry
+                // stays, and the next look finds the record settled or unknown.
+                guard result != .leaseLost else { return .busy }
                 // Committed, or not on enough replicas yet (the record is done on the
-                // master; the client's retry confirms it before replaying), or taken
-                // over (another holder decides): nothing more for the reconciler.
-                if result != .leaseLost { try? await queue.remove(payment.reference) }
+                // master; the client's retry confirms it before replaying).
+                try? await queue.remove(payment.reference)
                 return .charged
             } catch {
                 // Unknown whether it committed: look again; a done record is `settled`.

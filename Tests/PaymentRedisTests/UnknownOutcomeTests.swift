@@ -142,3 +142,34 @@ struct UnknownOutcomeTests {
         }
     }
 }
+
+/// A quorum lock whose validity is shorter than the processor's work and whose extension
+/// finds no majority: the clock says the lock lapsed, the store's fence says the attempt
+/// still holds the key.
+struct LapsingQuorumLock: KeyLock {
+    func acquire(_ request: PaymentRequest, owner: String, ttl: Duration) async -> KeyLockAcquisition {
+        .acquired(validity: .milliseconds(50))
+    }
+
+    func extend(_ request: PaymentRequest, owner: String, ttl: Duration) async -> Duration? { nil }
+
+    func release(_ request: PaymentRequest, owner: String) async {}
+}
+
+extension UnknownOutcomeTests {
+    @Test func aChargeConfirmedAfterTheQuorumLocksValidityRanOutIsStillRecorded() async throws {
+        try await withSuiteRedis { redis async throws in
+            let store = Self.store(redis)
+            // The work outlives the quorum lock's 50 ms validity, not the store's lease.
+            let processor = ScriptedProcessor(charges: [.charged(chargeID: "ch_q")], latency: .milliseconds(300))
+            let service = PaymentService(
+                store: store, processor: processor, globalRateLimiter: nil, keyLock: LapsingQuorumLock(),
+                settings: .init(lease: .seconds(10), retention: .seconds(3600), userRateLimit: nil)
+            )
+            let payment = try request(user: uniqueUser("quorum-lapsed"))
+            // The fence decides, not the clock: the processor's charge is recorded, not thrown away.
+            #expect(await service.pay(payment).label == "succeeded")
+            #expect(try await store.ledger(for: payment.userID, tenant: nil).charges.first?.chargeID == "ch_q")
+        }
+    }
+}
