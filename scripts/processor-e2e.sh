@@ -207,6 +207,17 @@ agreement() {
         "$LIB_WORKDIR/$1.json"
 }
 AGREED="true 0 0 0"
+# check_reconciled NAME: how a run whose clients met outcome-unknowns must end: every
+# abandoned payment looked up, the reconcile wait agreed, exactly once in our ledgers
+# (abandoned payments are not unconfirmed), and the processor's charges reference by
+# reference the ledger's.
+check_reconciled() {
+    check "the reconciler looked up every abandoned payment at the processor" true \
+        "$([ "$(double_count "$1" lookups)" -ge "$(sim_processor "$1" .abandoned_after_unknown)" ] && echo true || echo false)"
+    check "agreed after the wait: 0 processor-only charges, 0 unknown left, 0 double charges" "$AGREED" "$(agreement "$1")"
+    check "exactly once in our ledgers (abandoned payments are not unconfirmed)" "$EXACT" "$(verification "$1")"
+    check "processor and ledger agree, reference by reference" "$(jq '.charges | length' "$LIB_WORKDIR/$1.charges.json") 0 0" "$(three_way "$1")"
+}
 
 echo "== 5. charge then drop; clients change the amount or give up after an outcome-unknown; the reconciler settles"
 start_stack p5 --processor-charge-then-fail-rate 0.3 --processor-charge-then-fail drop -- "${reconcile_env[@]}"
@@ -219,12 +230,8 @@ check "connections were dropped after charging" true "$(jq '.requests.dropped_af
 check "amounts were changed after an outcome-unknown, every one refused with 422" true \
     "$(sim_processor p5 '.amount_changed_after_unknown > 0 and .amount_change_refused == .amount_changed_after_unknown')"
 check "clients gave up after an outcome-unknown" true "$(sim_processor p5 '.abandoned_after_unknown > 0')"
-check "the reconciler looked up every abandoned payment at the processor" true \
-    "$([ "$(double_count p5 lookups)" -ge "$(sim_processor p5 .abandoned_after_unknown)" ] && echo true || echo false)"
-check "agreed after the wait: 0 processor-only charges, 0 unknown left, 0 double charges" "$AGREED" "$(agreement p5)"
-check "exactly once in our ledgers (abandoned payments are not unconfirmed)" "$EXACT" "$(verification p5)"
 check "no key charged twice at the processor (its GET /charges)" 0 "$(processor_doubles p5)"
-check "processor and ledger agree, reference by reference" "$(jq '.charges | length' "$LIB_WORKDIR/p5.charges.json") 0 0" "$(three_way p5)"
+check_reconciled p5
 stop_stack
 
 echo "== 6. head then stall: the processor charges, sends its head and holds the body 25 s; PROCESSOR_TIMEOUT_MS=800"
@@ -239,11 +246,7 @@ check "every payment's first answer was 503 outcome-unknown" true "$(sim_process
 check "every answer within the deadline + 1 s (slowest under 1.8 s)" true "$(sim_processor p6 '.latency_ms.max < 1800')"
 check "no key held past the deadline: no 409, the run far shorter than the 25 s stall" "0 true" \
     "$(sim_processor p6 '"\(.status_counts["409"] // 0) \(.duration_ms < 20000)"')"
-check "the reconciler looked up every abandoned payment at the processor" true \
-    "$([ "$(double_count p6 lookups)" -ge "$(sim_processor p6 .abandoned_after_unknown)" ] && echo true || echo false)"
-check "agreed after the wait: 0 processor-only charges, 0 unknown left, 0 double charges" "$AGREED" "$(agreement p6)"
-check "exactly once in our ledgers" "$EXACT" "$(verification p6)"
-check "processor and ledger agree, reference by reference" "$(jq '.charges | length' "$LIB_WORKDIR/p6.charges.json") 0 0" "$(three_way p6)"
+check_reconciled p6
 stop_stack
 
 echo "== 7. an absurd Retry-After: every new key answered 409 with Retry-After 9223372036854775807, nothing charged"
@@ -279,11 +282,7 @@ check "transient 4xx and drops after charging both happened" true \
     "$(jq '.requests.transient_4xx > 0 and .requests.dropped_after_charge > 0' "$LIB_WORKDIR/p8.charges.json")"
 check "outcome-unknowns happened and were retried" true "$(sim_processor p8 '.outcome_unknown > 0')"
 check "no 500 \"nothing was charged\" to a key that had an outcome-unknown" 0 "$(sim_processor p8 '.processor_failed_after_unknown')"
-check "the reconciler looked up every abandoned payment at the processor" true \
-    "$([ "$(double_count p8 lookups)" -ge "$(sim_processor p8 .abandoned_after_unknown)" ] && echo true || echo false)"
-check "agreed after the wait: 0 processor-only charges, 0 unknown left, 0 double charges" "$AGREED" "$(agreement p8)"
-check "exactly once in our ledgers" "$EXACT" "$(verification p8)"
-check "processor and ledger agree, reference by reference" "$(jq '.charges | length' "$LIB_WORKDIR/p8.charges.json") 0 0" "$(three_way p8)"
+check_reconciled p8
 stop_stack
 
 echo "processor-e2e: $(( $(date +%s) - started_at )) s"

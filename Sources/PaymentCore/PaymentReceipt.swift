@@ -15,6 +15,15 @@ public struct PaymentReceipt: Sendable, Hashable {
         self.createdAt = createdAt
     }
 
+    /// What `complete` writes for a charge, whoever learned of it (the attempt, or the
+    /// reconciler): the 200 with a receipt made now, and the ledger entry.
+    public static func completion(
+        of request: PaymentRequest, identity: PaymentIdentity, chargeID: String?
+    ) -> (response: StoredResponse, charge: LedgerCharge) {
+        let receipt = PaymentReceipt(paymentID: identity.paymentID, request: request, chargeID: chargeID, createdAt: PaymentService.timestamp())
+        return (StoredResponse(status: 200, body: receipt.json), LedgerCharge(paymentID: identity.paymentID, chargeID: chargeID))
+    }
+
     public var json: [UInt8] {
         var writer = JSONWriter()
         writer.object { object in

@@ -160,8 +160,7 @@ public struct PaymentService: Sendable {
         let ledgerCharge: LedgerCharge?
         switch result {
         case .charged(let chargeID):
-            let receipt = PaymentReceipt(paymentID: identity.paymentID, request: request, chargeID: chargeID, createdAt: Self.timestamp())
-            (response, ledgerCharge) = (StoredResponse(status: 200, body: receipt.json), LedgerCharge(paymentID: identity.paymentID, chargeID: chargeID))
+            (response, ledgerCharge) = PaymentReceipt.completion(of: request, identity: identity, chargeID: chargeID)
         case .declined(let code, let message):
             let decline = PaymentDecline(paymentID: identity.paymentID, request: request, code: code, message: message)
             (response, ledgerCharge) = (StoredResponse(status: PaymentDecline.status, body: decline.json), nil)
@@ -225,7 +224,9 @@ public struct PaymentService: Sendable {
     ) async -> ProcessorResult {
         let bounded: @Sendable () async -> ProcessorResult
         if let maximumWork = settings.maximumWork {
-            bounded = { await Self.withDeadline(maximumWork, work) }
+            bounded = {
+                await firstWithin(maximumWork, otherwise: { .unknown("no answer within the work limit of \(maximumWork)") }) { await work() }
+            }
         } else {
             bounded = work
         }
@@ -244,22 +245,6 @@ public struct PaymentService: Sendable {
         }
         defer { watchdog.cancel() }
         return await bounded()
-    }
-
-    /// `work`'s result, or `.unknown` once `limit` has passed (the work is cancelled).
-    static func withDeadline(_ limit: Duration, _ work: @escaping @Sendable () async -> ProcessorResult) async -> ProcessorResult {
-        await withTaskGroup(of: ProcessorResult?.self) { group in
-            group.addTask { await work() }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return Task.isCancelled ? nil : .unknown("no answer within the work limit of \(limit)")
-            }
-            defer { group.cancelAll() }
-            while let first = await group.next() {
-                if let first { return first }
-            }
-            return .unknown("no answer within the work limit of \(limit)")
-        }
     }
 
     public static func randomToken() -> String {

@@ -127,34 +127,36 @@ public enum ProcessorReply {
         }
     }
 
-    /// The object's string members; nil when the body is not a JSON object. The parser
-    /// bounds depth and member count, so a hostile body costs at most its 16 KiB.
-    private static func stringMembers(_ body: [UInt8]) -> [String: String]? {
+    /// The object's members; nil when the body is not a JSON object. The parser bounds
+    /// depth and member count, so a hostile body costs at most its 16 KiB.
+    private static func members(_ body: [UInt8]) -> [(key: String, value: JSONValue)]? {
         guard body.count <= maximumBodyBytes, case .object(let fields)? = try? JSONParser.parse(body, maximumMembers: 16) else {
             return nil
         }
+        return fields
+    }
+
+    /// The object's string members; nil when the body is not a JSON object.
+    private static func stringMembers(_ body: [UInt8]) -> [String: String]? {
+        members(body).map(strings)
+    }
+
+    private static func strings(_ fields: [(key: String, value: JSONValue)]) -> [String: String] {
         var strings: [String: String] = [:]
         for (name, value) in fields { if case .string(let text) = value { strings[name] = text } }
         return strings
     }
 
+    /// A lookup's string members and its `amount_minor`: digits only (no sign, fraction
+    /// or exponent), at most 18 of them so it fits.
     private static func lookupMembers(_ body: [UInt8]) -> (strings: [String: String], amount: Int64?)? {
-        guard body.count <= maximumBodyBytes, case .object(let fields)? = try? JSONParser.parse(body, maximumMembers: 16) else {
-            return nil
+        guard let fields = members(body) else { return nil }
+        let amount = fields.first { $0.key == "amount_minor" }.flatMap { field -> Int64? in
+            guard case .number(let text) = field.value, !text.isEmpty, text.utf8.count <= 18,
+                  text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+            else { return nil }
+            return Int64(text)
         }
-        var strings: [String: String] = [:]
-        var amount: Int64?
-        for (name, value) in fields {
-            switch value {
-            case .string(let text): strings[name] = text
-            case .number(let text) where name == "amount_minor":
-                // Digits only, no sign, fraction or exponent; at most 18 so it fits.
-                if !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
-                    amount = Int64(text)
-                }
-            default: break
-            }
-        }
-        return (strings, amount)
+        return (strings(fields), amount)
     }
 }

@@ -111,11 +111,10 @@ public struct Reconciler: Sendable {
         switch await processor.lookup(processorKey: payment.identity.processorKey) {
         case .charged(let chargeID, let amountMinor, let currency)
             where amountMinor == request.amountMinor && currency == request.currency.code:
-            let receipt = PaymentReceipt(paymentID: payment.identity.paymentID, request: request, chargeID: chargeID, createdAt: PaymentService.timestamp())
+            let completion = PaymentReceipt.completion(of: request, identity: payment.identity, chargeID: chargeID)
             do {
                 let result = try await store.complete(
-                    request, lease: payment.lease, response: StoredResponse(status: 200, body: receipt.json),
-                    charge: LedgerCharge(paymentID: payment.identity.paymentID, chargeID: chargeID),
+                    request, lease: payment.lease, response: completion.response, charge: completion.charge,
                     identity: payment.identity, retention: settings.retention
                 )
                 // Taken over (its lease ran out): the new holder decides; the queue entry

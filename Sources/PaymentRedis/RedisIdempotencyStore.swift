@@ -90,15 +90,16 @@ public struct RedisIdempotencyStore: IdempotencyStore {
     public func markUnknown(
         _ request: PaymentRequest, lease: Lease, identity: PaymentIdentity, retention: Duration, followUp: UnknownFollowUp
     ) async throws -> Bool {
+        let reference = UnknownPaymentReference(request)
         let attempts: Int?
         switch followUp {
         case .recheck(let after, let count):
             attempts = count
-            try await schedule(UnknownPaymentReference(request), in: keys.reconcileQueue, after: after)
+            try await schedule(reference, in: keys.reconcileQueue, after: after)
         case .unresolved(let count):
             attempts = count
-            try await schedule(UnknownPaymentReference(request), in: keys.unresolvedQueue, after: .zero)
-            _ = try await client.send("ZREM", .string(keys.reconcileQueue), .string(Self.queueMember(UnknownPaymentReference(request))))
+            try await schedule(reference, in: keys.unresolvedQueue, after: .zero)
+            _ = try await client.send("ZREM", .string(keys.reconcileQueue), .string(Self.queueMember(reference)))
         }
         let reply = try await client.evaluate(
             PaymentScripts.markUnknown,

@@ -11,18 +11,10 @@ import Testing
 @Suite("after an outcome-unknown: amount changes, clients that give up, the reconcile wait")
 struct AfterUnknownTests {
     private func small(_ payments: Int, _ configure: (inout SimulatorSettings) -> Void = { _ in }) -> SimulatorSettings {
-        var settings = SimulatorSettings(targets: ["http://fake"])
-        settings.clients = 1
-        settings.payments = payments
-        settings.users = 1
-        settings.duplicates = 1
-        settings.runID = "t"
-        settings.amountRangeMinor = 500...500
-        settings.backoff = Backoff(base: .milliseconds(1), maximum: .milliseconds(5), jitter: .full)
-        settings.processorURL = FakePaymentServer.processorURL
-        settings.reconcilePollInterval = .milliseconds(1)
-        configure(&settings)
-        return settings
+        .smallThreeWayRun(payments) { settings in
+            settings.reconcilePollInterval = .milliseconds(1)
+            configure(&settings)
+        }
     }
 
     private func run(_ settings: SimulatorSettings, _ server: FakePaymentServer) async -> (RunResult, Report) {

@@ -9,19 +9,8 @@ import Testing
 /// payment_id `pay_<request number>`, the processor's charges are `ch_1`, `ch_2`, ….
 @Suite("three-way verification against a fake processor")
 struct ProcessorVerificationTests {
-    /// `payments` payments of user t-u0, 500 minor units each, USD, EUR, JPY, KWD in turn.
     private func small(_ payments: Int, _ configure: (inout SimulatorSettings) -> Void = { _ in }) -> SimulatorSettings {
-        var settings = SimulatorSettings(targets: ["http://fake"])
-        settings.clients = 1
-        settings.payments = payments
-        settings.users = 1
-        settings.duplicates = 1
-        settings.runID = "t"
-        settings.amountRangeMinor = 500...500
-        settings.backoff = Backoff(base: .milliseconds(1), maximum: .milliseconds(5), jitter: .full)
-        settings.processorURL = FakePaymentServer.processorURL
-        configure(&settings)
-        return settings
+        .smallThreeWayRun(payments, configure)
     }
 
     private func run(_ settings: SimulatorSettings, _ server: FakePaymentServer) async -> Report {

@@ -95,36 +95,24 @@ final class HTTPPaymentProcessor: PaymentProcessor, Service {
     private func exchange(_ request: HTTPClientRequest) async -> Exchange {
         let timeout = configuration.timeout
         let client = self.client
-        let outcome = await withTaskGroup(of: Exchange?.self) { group in
-            group.addTask {
-                do {
-                    let response = try await client.execute(request, deadline: .now() + TimeAmount(timeout))
-                    // Read once, here: a repeated header is not the contract's either.
-                    let retryAfter = response.headers["Retry-After"]
-                    let body = try await response.body.collect(upTo: ProcessorReply.maximumBodyBytes)
-                    return .answer(
-                        status: Int(response.status.code), retryAfter: retryAfter.count == 1 ? retryAfter[0] : nil,
-                        body: Array(body.readableBytesView)
-                    )
-                } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-                    return .failed(.timeout, "no answer within \(timeout)")
-                } catch is CancellationError {
-                    return nil
-                } catch {
-                    return .failed(.connectionError, "the exchange failed: \(ProcessorReply.sanitized(String(describing: error)))")
-                }
+        return await firstWithin(timeout, otherwise: { .failed(.timeout, "no whole answer within \(timeout)") }) {
+            do {
+                let response = try await client.execute(request, deadline: .now() + TimeAmount(timeout))
+                // Read once, here: a repeated header is not the contract's either.
+                let retryAfter = response.headers["Retry-After"]
+                let body = try await response.body.collect(upTo: ProcessorReply.maximumBodyBytes)
+                return .answer(
+                    status: Int(response.status.code), retryAfter: retryAfter.count == 1 ? retryAfter[0] : nil,
+                    body: Array(body.readableBytesView)
+                )
+            } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+                return .failed(.timeout, "no answer within \(timeout)")
+            } catch is CancellationError {
+                return nil
+            } catch {
+                return .failed(.connectionError, "the exchange failed: \(ProcessorReply.sanitized(String(describing: error)))")
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return Task.isCancelled ? nil : .failed(.timeout, "no whole answer within \(timeout)")
-            }
-            defer { group.cancelAll() }
-            while let first = await group.next() {
-                if let first { return first }
-            }
-            return .failed(.timeout, "cancelled")
         }
-        return outcome
     }
 
     /// Closes the pooled connections after the HTTP server has stopped.
