@@ -72,11 +72,12 @@ struct ReconcilerTests {
             let store = UnknownOutcomeTests.store(redis)
             let (payment, _) = try await Self.abandoned(store, user: uniqueUser("rec-unresolved"))
             let processor = ScriptedProcessor(lookups: [.unknown("lookup timed out")])
-            // The first back-off is the interval: long enough that a pass at once finds nothing.
-            let reconciler = Self.reconciler(store, processor, maximumAttempts: 2, interval: .seconds(2))
+            // The first back-off is the interval: far longer than the two passes take, so
+            // the pass at once finds nothing, however busy the machine.
+            let reconciler = Self.reconciler(store, processor, maximumAttempts: 2, interval: .seconds(5))
             #expect(try await reconciler.pass() == [.unknown])
             #expect(try await reconciler.pass() == [], "backed off: not due at once")
-            try await waitUntil(timeout: .seconds(10)) { try await store.due(limit: 10).count == 1 }
+            try await waitUntil(timeout: .seconds(30)) { try await store.due(limit: 10).count == 1 }
             #expect(try await reconciler.pass() == [.unresolved])
             #expect(try await store.counts() == UnknownCounts(pending: 0, unresolved: 1))
             // Still unknown to a client, and still on the user's ledger.
