@@ -3,7 +3,7 @@
 # standard library linked in statically, on a plain Ubuntu 24.04 runtime.
 #   docker build -t payment-api:dev .
 # The base images and the runtime package of hiredis are build arguments whose defaults
-# are the images users pull; the lab (scripts/lab/base-images.sh, no registry) builds the
+# are the images users pull; the lab (lab/lib/base-images.sh, no registry) builds the
 # same file from local Debian 12 images:
 #   docker build --build-arg BUILD_IMAGE=local/swift:6.3.1-bookworm \
 #     --build-arg RUNTIME_IMAGE=local/debian:bookworm \

@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "payment-simulator", targets: ["payment-simulator"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "PaymentCore", targets: ["PaymentCore"]),
+        .library(name: "StrictJSON", targets: ["StrictJSON"]),
         // For the fuzz package (Fuzz/): FuzzChargeRequest reads the double's requests.
         .library(name: "ProcessorDouble", targets: ["ProcessorDouble"]),
     ],
@@ -55,10 +56,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A strict JSON parser (limits, duplicates, exact numbers) and a writer: every JSON
+        // read or written by the server, the simulator and the processor double.
+        .target(name: "StrictJSON", swiftSettings: swiftSettings),
         // Money, validation, fingerprints and the payment flow over protocols; no I/O.
         .target(
             name: "PaymentCore",
             dependencies: [
+                "StrictJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -70,6 +75,27 @@ let package = Package(
                 "PaymentCore",
                 "RedisClient",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The processors a payment is charged through, both behind PaymentCore's
+        // PaymentProcessor port: the HTTP processor (PROCESSOR_URL; pooled connections, TLS,
+        // one deadline per exchange) and the simulated one (no PROCESSOR_URL).
+        .target(
+            name: "PaymentProcessors",
+            dependencies: [
+                "PaymentCore",
+                "StrictJSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -79,8 +105,9 @@ let package = Package(
             name: "PaymentAPI",
             dependencies: [
                 "PaymentCore",
+                "PaymentProcessors",
+                "StrictJSON",
                 "PaymentRedis",
-                "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -90,9 +117,6 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                // The HTTP payment processor (PROCESSOR_URL): pooled connections, TLS.
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             // Served at /openapi.yaml; `openapi.yaml` at the top of the repo links here.
             resources: [.copy("Resources/openapi.yaml")],
@@ -102,7 +126,6 @@ let package = Package(
             name: "payment-api",
             dependencies: [
                 "PaymentAPI",
-                "RedisClient",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -115,6 +138,7 @@ let package = Package(
             name: "SimulatorCore",
             dependencies: [
                 "PaymentCore",
+                "StrictJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -129,6 +153,7 @@ let package = Package(
             name: "ProcessorDouble",
             dependencies: [
                 "PaymentCore",
+                "StrictJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -145,23 +170,6 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The Redis client's own micro-benchmark (scripts/bench-redis-client.sh).
-        .executableTarget(
-            name: "redis-client-bench",
-            dependencies: [
-                "RedisClient",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        // The bare framework's hello-world, measured beside payment-api by `make bench`.
-        .executableTarget(
-            name: "hello-bench",
-            dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird"),
-            ],
-            swiftSettings: swiftSettings
-        ),
         // Starts and controls real redis-server processes for integration tests.
         .target(
             name: "RedisTestSupport",
@@ -174,6 +182,9 @@ let package = Package(
             path: "Tests/RedisTestSupport",
             swiftSettings: swiftSettings
         ),
+        // An in-memory PaymentStore with the Lua scripts' semantics, and the store contract
+        // both it and Redis are checked against.
+        .target(name: "PaymentStoreTesting", dependencies: ["PaymentCore"], path: "Tests/PaymentStoreTesting", swiftSettings: swiftSettings),
         .testTarget(
             name: "RedisClientTests",
             dependencies: [
@@ -194,6 +205,8 @@ let package = Package(
             name: "PaymentRedisTests",
             dependencies: [
                 "PaymentCore",
+                "PaymentStoreTesting",
+                "PaymentProcessors",
                 "PaymentRedis",
                 "RedisClient",
                 "RedisTestSupport",
@@ -206,6 +219,8 @@ let package = Package(
             dependencies: [
                 "PaymentAPI",
                 "PaymentCore",
+                "PaymentProcessors",
+                "StrictJSON",
                 "ProcessorDouble",
                 "RedisClient",
                 "RedisTestSupport",
@@ -220,7 +235,7 @@ let package = Package(
         .testTarget(
             name: "SimulatorCoreTests",
             // ProcessorDouble: its fake processor serves the double's own GET /charges JSON.
-            dependencies: ["SimulatorCore", "PaymentCore", "ProcessorDouble"],
+            dependencies: ["SimulatorCore", "PaymentCore", "ProcessorDouble", "StrictJSON"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -228,6 +243,7 @@ let package = Package(
             dependencies: [
                 "ProcessorDouble",
                 "PaymentCore",
+                "StrictJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -237,8 +253,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "StrictJSONTests",
+            dependencies: ["StrictJSON"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PaymentCoreTests",
-            dependencies: ["PaymentCore"],
+            dependencies: ["PaymentCore", "PaymentStoreTesting"],
             swiftSettings: swiftSettings
         ),
     ]

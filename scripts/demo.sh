@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job (`make demo`): a private redis-server on a free port (unless REDIS_URL is
-# given), the processor double (`payment-simulator --mode processor-double`) with faults,
+# given), the processor double (`payment-simulator processor-double`) with faults,
 # payment-api in a release build charging through it (PROCESSOR_URL, with a bearer token
 # and an HMAC key file as a pod mounts them), and the simulator's demo profile against it:
 # 50 clients, 2,000 payments, each sent by 3 clients at once, the per-user rate limit on,
@@ -19,7 +19,8 @@
 # Arguments are passed to the simulator (e.g. --payments 500).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
+source e2e/lib.sh
+lib_init
 trap 'exit 130' INT TERM
 
 processor=${DEMO_PROCESSOR:-double}
@@ -27,7 +28,7 @@ case "$processor" in
     double | in-process) ;;
     *) echo "demo: DEMO_PROCESSOR must be double or in-process, got '$processor'" >&2; exit 64 ;;
 esac
-read -r -a faults <<<"${DEMO_PROCESSOR_FAULTS:---processor-charge-then-fail-rate 0.1 --processor-charge-then-fail both --processor-fail-before-rate 0.1}"
+read -r -a faults <<<"${DEMO_PROCESSOR_FAULTS:---charge-then-fail-rate 0.1 --charge-then-fail both --fail-before-rate 0.1}"
 
 bin=${BIN_PATH:-$(swift build -c release --show-bin-path)}
 stage_binaries "$bin"
@@ -69,9 +70,9 @@ if [ "$processor" = double ]; then
     if [ "$(id -u)" -eq 0 ]; then chown "$POD_UID:$POD_GID" "$LIB_WORKDIR/processor-token" "$LIB_WORKDIR/processor-key-secret"; fi
     # Port 0: the double picks a free port and writes it to the port file.
     port_file=$LIB_WORKDIR/processor.port
-    "${POD_EXEC[@]}" "$SIMULATOR_BIN" --mode processor-double --processor-host 127.0.0.1 --processor-port 0 \
-        --processor-port-file "$port_file" --processor-token-file "$LIB_WORKDIR/processor-token" \
-        --processor-seed "$RANDOM" "${faults[@]}" >"$LIB_WORKDIR/processor.log" 2>&1 &
+    "${POD_EXEC[@]}" "$SIMULATOR_BIN" processor-double --host 127.0.0.1 --port 0 \
+        --port-file "$port_file" --token-file "$LIB_WORKDIR/processor-token" \
+        --seed "$RANDOM" "${faults[@]}" >"$LIB_WORKDIR/processor.log" 2>&1 &
     double_pid=$!
     LIB_PIDS+=("$double_pid")
     STARTED+=("$double_pid")

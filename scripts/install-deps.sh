@@ -8,7 +8,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 if ! pkg-config --exists hiredis 2>/dev/null; then missing+=(libhiredis-dev); fi
-# The checks that use PyPI tools (k8s-check, openapi-check) make venvs: Debian splits
+# The checks that use PyPI tools (checks/kubernetes-manifests.sh, e2e/openapi.sh) make venvs: Debian splits
 # ensurepip out of python3.
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip' 2>/dev/null; then missing+=(python3-venv); fi
 for tool in "$@"; do
@@ -38,8 +38,8 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
         "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d && policy_added=yes
 fi
 status=0
-# Another script's apt may hold dpkg's lock (make test builds Kubernetes beside the
-# e2e scripts): wait for it rather than fail.
+# Another script's apt may hold dpkg's lock (.ci/run builds Kubernetes beside the
+# tests): wait for it rather than fail.
 apt_wait=(-o DPkg::Lock::Timeout=300)
 { "${sudo[@]}" apt-get "${apt_wait[@]}" update -qq &&
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || status=$?

@@ -46,14 +46,14 @@ put_auth_secrets() {
 }
 
 for tool in docker kind kubectl helm; do
-    command -v "$tool" >/dev/null || { echo "kind-e2e: $tool is required" >&2; exit 64; }
+    command -v "$tool" >/dev/null || { echo "lab/kind: $tool is required" >&2; exit 64; }
 done
 
 # shellcheck disable=SC2329  # called by the EXIT trap
 cleanup() {
     local status=$?
     if [ "$KEEP_CLUSTER" = 1 ]; then
-        echo "kind-e2e: cluster $CLUSTER kept (kind delete cluster --name $CLUSTER)"
+        echo "lab/kind: cluster $CLUSTER kept (kind delete cluster --name $CLUSTER)"
     else
         kind delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true
     fi
@@ -83,7 +83,7 @@ if [ "$MONITORING" = 1 ]; then
             --set serviceMonitor.additionalLabels.release=kube-prometheus-stack
             --set prometheusRule.additionalLabels.release=kube-prometheus-stack)
     else
-        echo "kind-e2e: kube-prometheus-stack not reachable; going on without it"
+        echo "lab/kind: kube-prometheus-stack not reachable; going on without it"
         MONITORING=0
     fi
 fi
@@ -117,7 +117,7 @@ if [ "$AUTH" = 1 ]; then
         for i in $(seq 1 60); do
             kubectl -n "$NAMESPACE" exec "$pod" -- cat /etc/payment-api/auth/api-keys 2>/dev/null \
                 | grep -q "$new_hash" && break
-            if [ "$i" -eq 60 ]; then echo "kind-e2e: $pod did not get the rotated Secret in 180 s" >&2; exit 1; fi
+            if [ "$i" -eq 60 ]; then echo "lab/kind: $pod did not get the rotated Secret in 180 s" >&2; exit 1; fi
             sleep 3
         done
     done
@@ -126,7 +126,7 @@ if [ "$AUTH" = 1 ]; then
     pods_after=$(kubectl -n "$NAMESPACE" get pods -l "$selector" \
         -o jsonpath='{range .items[*]}{.metadata.name}:{.status.containerStatuses[0].restartCount} {end}')
     if [ "$pods_before" != "$pods_after" ]; then
-        echo "kind-e2e: pods changed during the rotation: $pods_before -> $pods_after" >&2
+        echo "lab/kind: pods changed during the rotation: $pods_before -> $pods_after" >&2
         exit 1
     fi
     echo "ok: the rotated key (not in the first keys file) is accepted by the same pods ($pods_after)"
@@ -145,7 +145,7 @@ if [ "$MONITORING" = 1 ]; then
         sleep 5
     done
     kill "$forward" 2>/dev/null || true
-    if [ -z "$up" ]; then echo "kind-e2e: Prometheus has no up target for $FULLNAME" >&2; exit 1; fi
+    if [ -z "$up" ]; then echo "lab/kind: Prometheus has no up target for $FULLNAME" >&2; exit 1; fi
     echo "ok: Prometheus scrapes $FULLNAME (port metrics)"
 fi
 
@@ -155,7 +155,7 @@ helm upgrade "$RELEASE" helm/payment-api --namespace "$NAMESPACE" --reuse-values
     --set simulator.duplicates="$SIM_DUPLICATES" --wait --timeout 5m
 revision=$(helm status "$RELEASE" --namespace "$NAMESPACE" -o json | sed -n 's/.*"version":\([0-9]*\).*/\1/p' | tail -n 1)
 job=$FULLNAME-simulator-$revision
-echo "kind-e2e: waiting for job/$job"
+echo "lab/kind: waiting for job/$job"
 while :; do
     succeeded=$(kubectl -n "$NAMESPACE" get job "$job" -o jsonpath='{.status.succeeded}')
     failed=$(kubectl -n "$NAMESPACE" get job "$job" -o jsonpath='{.status.failed}')
@@ -167,5 +167,5 @@ log "simulator report"
 kubectl -n "$NAMESPACE" logs "job/$job"
 status=$(kubectl -n "$NAMESPACE" get pods -l "job-name=$job" \
     -o jsonpath='{.items[0].status.containerStatuses[0].state.terminated.exitCode}')
-echo "kind-e2e: simulator exited $status"
+echo "lab/kind: simulator exited $status"
 exit "${status:-1}"

@@ -3,7 +3,8 @@
 # for each row of the status table, printed as it happens (`make tour`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
+source e2e/lib.sh
+lib_init
 
 use_debug_binaries
 redis_port=$(free_port)

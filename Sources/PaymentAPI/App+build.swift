@@ -5,9 +5,9 @@ import Metrics
 import NIOCore
 import NIOPosix
 import PaymentCore
+import PaymentProcessors
 import PaymentRedis
 import Prometheus
-import RedisClient
 import ServiceLifecycle
 
 /// Builds the whole server from its configuration. `payment-api`'s main and the tests
@@ -27,32 +27,11 @@ public func buildApplication(
     let factory = PrometheusMetricsFactory(registry: registry)
     let metrics = PaymentMetrics(factory: factory)
 
-    let redis = try RedisClient(configuration: configuration.redis, logger: logger, metricsFactory: factory)
-    let keys = PaymentKeys(prefix: configuration.keyPrefix)
-    var redlock: Redlock?
-    if !configuration.redlockNodes.isEmpty {
-        let nodes = try configuration.redlockNodes.map { node throws(RedisClientError) in
-            try RedisClient(configuration: node, logger: logger, metricsFactory: factory)
-        }
-        redlock = Redlock(nodes: nodes, keys: keys)
-        logger.info("redlock on", metadata: [
-            "nodes": "\(nodes.count)", "node_timeout": "\(configuration.redlockNodes[0].commandTimeout)",
-        ])
-    }
-    // WAIT blocks its connection: the acknowledged commits get a client of their own,
-    // whose deadline covers the WAIT timeout (ReplicaAcknowledgement).
-    var acknowledgement: ReplicaAcknowledgement?
-    if configuration.waitReplicas > 0 {
-        var ackConfiguration = configuration.redis
-        ackConfiguration.commandTimeout = configuration.redis.commandTimeout + configuration.waitTimeout
-        ackConfiguration.connectionsPerNode = configuration.waitConnections
-        let client = try RedisClient(configuration: ackConfiguration, logger: logger, metricsFactory: factory)
-        acknowledgement = ReplicaAcknowledgement(client: client, replicas: configuration.waitReplicas, timeout: configuration.waitTimeout)
-        logger.info("replica acknowledgements on", metadata: [
-            "replicas": "\(configuration.waitReplicas)", "timeout": "\(configuration.waitTimeout)",
-            "connections": "\(configuration.waitConnections)",
-        ])
-    }
+    let backend = try PaymentRedisBackend(
+        configuration: configuration.redis, keyPrefix: configuration.keyPrefix, globalRateLimit: configuration.globalRateLimit,
+        waitReplicas: configuration.waitReplicas, waitTimeout: configuration.waitTimeout,
+        waitConnections: configuration.waitConnections, logger: logger, metricsFactory: factory
+    )
     let processor: any PaymentProcessor
     var httpProcessor: HTTPPaymentProcessor?
     if let processorConfiguration = configuration.processor {
@@ -65,14 +44,13 @@ public func buildApplication(
     } else {
         processor = SimulatedProcessor(failureRate: configuration.paymentFailureRate, latency: configuration.paymentLatency)
     }
-    let store = RedisIdempotencyStore(client: redis, keys: keys, acknowledgement: acknowledgement)
-    let replicaSync = configuration.waitReplicas > 0 ? ReplicaSync(required: configuration.waitReplicas, keys: keys) : nil
+    let store = backend.store
     let service = PaymentService(
         store: store,
         processor: processor,
-        globalRateLimiter: configuration.globalRateLimit.map { RedisRateLimiter(client: redis, policy: $0, keys: keys) },
-        keyLock: redlock,
-        replicaGate: replicaSync,
+        globalRateLimiter: backend.globalRateLimiter,
+        keyLock: backend.keyLock,
+        replicaGate: backend.replicaGate,
         settings: .init(
             lease: configuration.lockLease,
             retention: configuration.idempotencyTTL,
@@ -97,15 +75,12 @@ public func buildApplication(
         logger.critical("FAULT INJECTION: the lease watchdog is off (FAULT_INJECTION_NO_WATCHDOG); work longer than LOCK_LEASE_MS loses its lock")
     }
 
-    // The lock nodes close with the data store, after the HTTP server has stopped.
-    var services: [any Service] = [redis] + (redlock?.nodes ?? [])
-    if let acknowledgement { services.append(acknowledgement.client) }
+    // The Redis clients close after the HTTP server has stopped.
+    var services = backend.services
     if let httpProcessor { services.append(httpProcessor) }
     let replicasInSync = Gauge(label: "payment_replicas_in_sync", factory: factory)
-    replicasInSync.record(replicaSync == nil ? 1 : 0)
-    services.append(ReadinessMonitor(
-        redis: redis, redlock: redlock, replicaSync: replicaSync, replicasInSync: replicasInSync, readiness: readiness, logger: logger
-    ))
+    replicasInSync.record(backend.replicaGate == nil ? 1 : 0)
+    services.append(ReadinessMonitor(check: backend.readinessCheck, replicasInSync: replicasInSync, readiness: readiness, logger: logger))
     services.append(ReconcilerService(reconciler: reconciler, metricsFactory: factory, logger: logger))
     var keyFile: APIKeyFile?
     if let path = configuration.apiKeysFile, let keys = configuration.apiKeys {
@@ -168,9 +143,6 @@ func buildRouter(
     LedgerController(store: service.store).addRoutes(to: router)
     HealthController(readiness: readiness, registry: registry).addRoutes(to: router)
     try OpenAPIController().addRoutes(to: router)
-    for (path, allowed) in [("/pay", [HTTPRequest.Method.post]), ("/ledger/{user_id}", [.get]), ("/healthz", [.get]),
-                            ("/readyz", [.get]), ("/metrics", [.get]), ("/openapi.yaml", [.get])] {
-        MethodNotAllowed.add(to: router, path: RouterPath(path), allowed: allowed)
-    }
+    MethodNotAllowed.addForEveryRoute(of: router)
     return router
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PaymentCore
-import RedisClient
+import PaymentProcessors
+import PaymentRedis
 
 /// Every setting of the server, read from the environment (or `--kebab-case` flags) by
 /// `payment-api`'s main. Each invalid value fails start-up with one line that names
@@ -8,9 +9,8 @@ import RedisClient
 public struct AppConfiguration: Sendable {
     public var httpHost = "0.0.0.0"
     public var httpPort = 8080
-    public var redis: RedisClientConfiguration
-    /// `REDLOCK_URLS`: the independent lock nodes of Redlock mode; empty: off.
-    public var redlockNodes: [RedisClientConfiguration] = []
+    /// `REDIS_*` and `REDLOCK_URLS`: the data store and, in Redlock mode, the lock nodes.
+    public var redis: PaymentRedisConfiguration
     public var lockLease: Duration = .milliseconds(10_000)
     public var idempotencyTTL: Duration = .seconds(86_400)
     public var userRateLimit: RateLimitPolicy? = RateLimitPolicy(name: "user", capacity: 10, refillPerSecond: 10)
@@ -60,7 +60,7 @@ public struct AppConfiguration: Sendable {
     }
 
     /// Defaults only, with Redis on localhost; tests change what they need.
-    public init(redis: RedisClientConfiguration) {
+    public init(redis: PaymentRedisConfiguration) {
         self.redis = redis
     }
 
@@ -76,14 +76,17 @@ public struct AppConfiguration: Sendable {
         case let other:
             throw ConfigurationError(variable: "REDIS_MODE", message: "must be standalone or cluster, got \"\(other)\"")
         }
-        var redis: RedisClientConfiguration
-        do throws(RedisURLError) {
-            redis = try RedisClientConfiguration(url: url, password: password, cluster: cluster)
+        let commandTimeout = Duration.milliseconds(try reader.integer("REDIS_TIMEOUT_MS", default: 500, in: 1...60_000))
+        let tls = try reader.tls()
+        let redis: PaymentRedisConfiguration
+        do throws(RedisSettingError) {
+            redis = try PaymentRedisConfiguration(
+                url: url, password: password, cluster: cluster, commandTimeout: commandTimeout,
+                caFile: tls.caFile, certificateFile: tls.certificateFile, keyFile: tls.keyFile
+            )
         } catch {
-            throw ConfigurationError(variable: "REDIS_URL", message: error.message)
+            throw ConfigurationError(error)
         }
-        redis.commandTimeout = .milliseconds(try reader.integer("REDIS_TIMEOUT_MS", default: 500, in: 1...60_000))
-        redis.tls = try reader.tls()
         self.init(redis: redis)
 
         httpHost = reader.string("HTTP_HOST") ?? httpHost
@@ -101,9 +104,11 @@ public struct AppConfiguration: Sendable {
 
         lockLease = .milliseconds(try reader.integer("LOCK_LEASE_MS", default: 10_000, in: 100...3_600_000))
         if let urls = reader.string("REDLOCK_URLS") {
-            redlockNodes = try Self.redlockNodes(
-                urls, password: password, timeout: min(redis.commandTimeout, lockLease / 10), tls: redis.tls
-            )
+            do throws(RedisSettingError) {
+                try self.redis.addLockNodes(urls, password: password, timeout: min(redis.commandTimeout, lockLease / 10))
+            } catch {
+                throw ConfigurationError(error)
+            }
         }
         idempotencyTTL = .seconds(try reader.integer("IDEMPOTENCY_TTL_SECONDS", default: 86_400, in: 1...31_536_000))
         userRateLimit = try reader.bucket(
@@ -181,45 +186,21 @@ public struct AppConfiguration: Sendable {
     }
 }
 
-extension AppConfiguration {
-    /// The lock nodes of `REDLOCK_URLS`: an odd number, at least 3, all different. Each
-    /// node must answer within `timeout`, a tenth of the lease at most, so that a slow
-    /// node costs a small part of the lock's validity.
-    static func redlockNodes(
-        _ text: String, password: String?, timeout: Duration, tls: RedisTLSConfiguration = .init()
-    ) throws(ConfigurationError) -> [RedisClientConfiguration] {
-        var nodes: [RedisClientConfiguration] = []
-        for (index, part) in text.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
-            var node: RedisClientConfiguration
-            do throws(RedisURLError) {
-                node = try RedisClientConfiguration(url: part.trimmingCharacters(in: .whitespaces), password: password)
-            } catch {
-                // The node's position, never its text: a URL may carry a password.
-                throw ConfigurationError(variable: "REDLOCK_URLS", message: "node \(index + 1): \(error.message)")
-            }
-            node.commandTimeout = timeout
-            node.tls = tls
-            nodes.append(node)
-        }
-        guard nodes.count >= 3, nodes.count % 2 == 1 else {
-            throw ConfigurationError(
-                variable: "REDLOCK_URLS", message: "needs an odd number of nodes, at least 3, for a majority; got \(nodes.count)"
-            )
-        }
-        let addresses = nodes.map { "\($0.url.host):\($0.url.port)" }
-        guard Set(addresses).count == addresses.count else {
-            throw ConfigurationError(variable: "REDLOCK_URLS", message: "names a node twice; the nodes must be independent")
-        }
-        return nodes
-    }
-}
-
 /// One invalid setting: `description` is the single line printed at start-up.
 public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
     public let variable: String
     public let message: String
 
     public var description: String { "invalid configuration: \(variable) \(message)" }
+
+    init(variable: String, message: String) {
+        self.variable = variable
+        self.message = message
+    }
+
+    init(_ error: RedisSettingError) {
+        self.init(variable: error.setting, message: error.message)
+    }
 }
 
 /// Reads and checks single variables; every error names its variable.
@@ -258,8 +239,8 @@ private struct VariableReader {
     }
 
     /// `REDIS_TLS_CA_FILE`, `REDIS_TLS_CERT_FILE`, `REDIS_TLS_KEY_FILE`.
-    func tls() throws(ConfigurationError) -> RedisTLSConfiguration {
-        let tls = RedisTLSConfiguration(
+    func tls() throws(ConfigurationError) -> (caFile: String?, certificateFile: String?, keyFile: String?) {
+        let tls = (
             caFile: try readableFile("REDIS_TLS_CA_FILE"), certificateFile: try readableFile("REDIS_TLS_CERT_FILE"),
             keyFile: try readableFile("REDIS_TLS_KEY_FILE")
         )

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import PaymentCore
+import StrictJSON
 
 /// An RFC 9457 problem: every error response of this API is one, as
 /// `application/problem+json` with `type`, `title`, `status`, `detail` and `request_id`.

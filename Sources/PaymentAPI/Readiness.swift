@@ -1,7 +1,6 @@
 import Logging
 import Metrics
 import PaymentRedis
-import RedisClient
 import ServiceLifecycle
 import Synchronization
 
@@ -41,17 +40,14 @@ public final class Readiness: Sendable {
     }
 }
 
-/// Checks Redis and loads missing scripts (on every master in cluster mode), and in
-/// Redlock mode that a majority of lock nodes answers: every second while ready, every
-/// 250 ms while not, so a replica is back in rotation soon after Redis returns. A master
-/// that fails the check also starts a refresh of the client's slot map (rate-limited in
-/// the client), so a promoted replica is used within about a second, not at the next
-/// 10 s refresh.
+/// Runs the readiness check (`RedisReadinessCheck`: Redis answers, scripts loaded, slot
+/// map whole, replicas in sync, Redlock quorum) every second while ready, every 250 ms
+/// while not, so a replica is back in rotation soon after Redis returns. A master that
+/// fails the check also starts a refresh of the client's slot map (rate-limited in the
+/// client), so a promoted replica is used within about a second, not at the next 10 s
+/// refresh.
 struct ReadinessMonitor: Service {
-    let redis: RedisClient
-    let redlock: Redlock?
-    /// With `REDIS_WAIT_REPLICAS`: refreshed on every check (PaymentService reads it).
-    let replicaSync: ReplicaSync?
+    let check: RedisReadinessCheck
     /// `payment_replicas_in_sync`: 1 while every master has the replicas required (always
     /// 1 when none are), 0 while payments are refused for want of them.
     let replicasInSync: Gauge
@@ -61,7 +57,8 @@ struct ReadinessMonitor: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                let verdict = await check()
+                let verdict = await check.check()
+                if let inSync = verdict.replicasInSync { replicasInSync.record(inSync ? 1 : 0) }
                 log(verdict, after: readiness.redisChecked(verdict))
                 try? await Task.sleep(for: verdict.problem == nil ? .seconds(1) : .milliseconds(250))
             }
@@ -87,43 +84,6 @@ struct ReadinessMonitor: Service {
                 logger.info("redis cluster: every master serves again")
             }
         }
-    }
-}
-
-extension ReadinessMonitor {
-    /// Whether this replica can serve payments now.
-    func check() async -> RedisVerdict {
-        let cluster = redis.isCluster
-        let verdict: RedisVerdict
-        do throws(RedisClientError) {
-            let outcomes = try await redis.onEveryNode { node throws(RedisClientError) in
-                try await PaymentScripts.ensureLoaded(on: node)
-                if cluster { try await RedisVerdict.expectClusterStateOK(node) }
-            }
-            verdict = RedisVerdict.judge(outcomes: outcomes, uncovered: try await redis.uncoveredSlots())
-        } catch {
-            return RedisVerdict(problem: "redis: \(error.message)")
-        }
-        var judged = verdict
-        if let replicaSync {
-            await replicaSync.refresh(redis)
-            let short = replicaSync.shortShards
-            replicasInSync.record(short.isEmpty ? 1 : 0)
-            if !short.isEmpty {
-                let list = short.map { "\($0.address): \($0.inSync.map(String.init) ?? "unknown") in sync" }.joined(separator: "; ")
-                let text = "fewer than \(replicaSync.required) redis replicas in sync (REDIS_WAIT_REPLICAS), payments refused before charging: \(list)"
-                // As for masters that do not serve: on a cluster a shard short of
-                // replicas is the same for every pod; its payments get 503, the rest go on.
-                if cluster && short.count < replicaSync.shardCount {
-                    judged.degraded = [judged.degraded, text].compactMap { $0 }.joined(separator: "; ")
-                } else if judged.problem == nil {
-                    judged.problem = text
-                }
-            }
-        }
-        guard judged.problem == nil, let quorum = await redlock?.quorumProblem() else { return judged }
-        judged.problem = quorum
-        return judged
     }
 }
 

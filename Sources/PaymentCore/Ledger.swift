@@ -1,3 +1,5 @@
+import StrictJSON
+
 /// What was charged to a user: the count and totals per currency (minor units), and a
 /// window of the charges themselves, so a reader can check every key, not just sums.
 public struct Ledger: Sendable, Hashable {

@@ -15,7 +15,7 @@ public enum Money {
         }
         // Split into integer digits, fraction digits and a decimal exponent. The two counts
         // grow by one per byte of the text, so they cannot overflow; every step on the
-        // exponent below is overflow-checked (an unchecked one trapped and killed the server).
+        // exponent below is overflow-checked: an unchecked one would trap and kill the server.
         var digits: [UInt8] = []
         var fractionDigits = 0
         var exponent = 0

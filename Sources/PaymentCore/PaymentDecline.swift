@@ -1,3 +1,5 @@
+import StrictJSON
+
 /// A processor's decline as the client sees it, on the first answer and every replay: an
 /// RFC 9457 problem (402) whose body is stored with the key like a receipt.
 public struct PaymentDecline: Sendable, Hashable {

@@ -1,3 +1,5 @@
+import StrictJSON
+
 /// The body of a successful payment, written with a fixed field order so that the bytes
 /// stored for replays are the bytes the first caller got.
 public struct PaymentReceipt: Sendable, Hashable {

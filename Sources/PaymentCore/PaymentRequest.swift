@@ -1,3 +1,5 @@
+import StrictJSON
+
 /// A validated payment request: what the flow works on.
 public struct PaymentRequest: Sendable, Hashable {
     public let userID: UserID

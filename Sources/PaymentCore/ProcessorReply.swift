@@ -1,3 +1,5 @@
+import StrictJSON
+
 /// Reads the processor's answers (docs/processor.md's contract) as untrusted input.
 ///
 /// Anyone between us and the processor can write these bytes, so nothing here may trap,

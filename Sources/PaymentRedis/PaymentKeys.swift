@@ -53,7 +53,7 @@ public struct PaymentKeys: Sendable, Hashable {
     public func ledger(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):ledger" }
     public func charges(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):charges" }
     /// No braces: every user key has `pay:{` where this has `pay:g`, so no user id (not
-    /// even `global`) can name it. It once was `pay:{global}:bucket`, the bucket of the
-    /// user `global`: one request as that user drained the bucket every replica shares.
+    /// even `global`) can name it: with `pay:{global}:bucket`, one request as the user
+    /// `global` would drain the bucket every replica shares.
     public var globalBucket: String { "\(prefix)pay:global:bucket" }
 }

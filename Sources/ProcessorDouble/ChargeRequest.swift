@@ -1,4 +1,5 @@
 import PaymentCore
+import StrictJSON
 
 /// A `POST /charges` body as the contract has it, validated strictly: a double that
 /// accepted more than payment-api may send would hide a client bug.

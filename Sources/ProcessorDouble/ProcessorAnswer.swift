@@ -1,4 +1,5 @@
 import PaymentCore
+import StrictJSON
 
 /// The answers of the processor contract: a status, a JSON body and, for some faults, a
 /// `Retry-After` header.

@@ -5,7 +5,7 @@ import NIOPosix
 import Synchronization
 
 extension ProcessorDouble {
-    /// `payment-simulator --mode processor-double`: starts a double, says where it
+    /// `payment-simulator processor-double`: starts a double, says where it
     /// listens (through `log`, and in `portFile`, one line, when given), serves until
     /// SIGTERM or SIGINT, then shuts it down.
     public static func serveUntilSignalled(

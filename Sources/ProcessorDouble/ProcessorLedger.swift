@@ -1,4 +1,5 @@
 import PaymentCore
+import StrictJSON
 
 /// What a processor double has done: the charges made, the keys declined and how its
 /// requests were answered. `GET /charges` serves `json`; tests read the values.

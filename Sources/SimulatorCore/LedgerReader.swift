@@ -1,4 +1,5 @@
 import PaymentCore
+import StrictJSON
 
 /// A user's ledger as `GET /ledger/{user}` shows it, every page of charges read.
 struct LedgerSnapshot: Sendable, Hashable {

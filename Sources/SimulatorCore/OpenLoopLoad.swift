@@ -1,4 +1,5 @@
 import PaymentCore
+import StrictJSON
 
 /// Open-loop load on `POST /pay`: new payments (a unique key each, one attempt each) sent
 /// on a fixed schedule of `rate` per second, whatever the answers. Each latency counts
@@ -17,7 +18,7 @@ public enum OpenLoopLoad {
             Double(requests) / max(duration.totalMilliseconds / 1000, 0.001)
         }
 
-        /// One line of JSON for scripts (scripts/bench.sh).
+        /// One line of JSON for scripts (bench/run.sh).
         public var json: String {
             var writer = JSONWriter()
             writer.object { root in

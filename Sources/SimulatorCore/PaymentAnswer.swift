@@ -1,4 +1,5 @@
 import PaymentCore
+import StrictJSON
 
 /// What the body of an answer to `POST /pay` says about the payment beyond its status:
 /// the 200 receipt's `payment_id`, a 402 decline's `payment_id` and `decline_code`, a 503

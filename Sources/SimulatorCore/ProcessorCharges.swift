@@ -1,4 +1,5 @@
 import PaymentCore
+import StrictJSON
 
 /// What the processor double's `GET /charges` lists: every charge it made, in order
 /// (one reference more than once when it ignores idempotency keys), every key it

@@ -1,5 +1,6 @@
 import Foundation
 import PaymentCore
+import StrictJSON
 
 extension Report {
     /// The JSON summary (`--report json`, `--report-file`). Field names are the contract

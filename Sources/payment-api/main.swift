@@ -4,7 +4,7 @@ import Configuration
 import Foundation
 import Logging
 import PaymentAPI
-import RedisClient
+import PaymentRedis
 import ServiceLifecycle
 import UnixSignals
 
@@ -30,7 +30,7 @@ let readiness = Readiness()
 let application = try buildApplication(configuration: configuration, readiness: readiness, logger: logger)
 logger.info("starting", metadata: [
     "address": "\(configuration.httpHost):\(configuration.httpPort)",
-    "redis": "\(configuration.redis.url)",
+    "redis": "\(configuration.redis.storeDescription)",
     "version": "\(PaymentMetrics.version)",
 ])
 

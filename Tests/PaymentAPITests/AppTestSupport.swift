@@ -3,6 +3,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import PaymentAPI
+import PaymentRedis
 import RedisClient
 import RedisTestSupport
 import Testing
@@ -16,7 +17,7 @@ func withApp(
     _ test: @Sendable (any TestClientProtocol) async throws -> Void
 ) async throws {
     let url = try redisURL ?? RedisServer.required().url
-    var configuration = AppConfiguration(redis: try RedisClientConfiguration(url: url))
+    var configuration = AppConfiguration(redis: PaymentRedisConfiguration(store: try RedisClientConfiguration(url: url)))
     configuration.paymentFailureRate = 0
     configuration.userRateLimit = nil
     // The reconciler's queue is one per Redis: the apps of concurrent tests would resolve

@@ -1,6 +1,7 @@
 import HTTPTypes
 import HummingbirdTesting
 import PaymentAPI
+import PaymentRedis
 import RedisClient
 import RedisTestSupport
 import Testing
@@ -31,7 +32,7 @@ struct ClusterReadinessTests {
         }
         let redis = try RedisClientConfiguration(url: cluster.seedURLs, cluster: true)
         let (liveUsers, deadUsers) = (live, dead)
-        try await withApp(redisURL: cluster.nodes[0].url, { $0.redis = redis }) { client in
+        try await withApp(redisURL: cluster.nodes[0].url, { $0.redis.store = redis }) { client in
             #expect(try await client.waitForReadiness(.ok, timeout: .seconds(30)).status == .ok)
             for user in liveUsers + deadUsers {
                 #expect(try await client.pay(payBody(user: user, key: "before")).status == .ok)

@@ -1,6 +1,7 @@
 import Foundation
 import PaymentAPI
 import PaymentCore
+import PaymentRedis
 import RedisClient
 import Testing
 
@@ -14,8 +15,8 @@ struct ConfigurationTests {
         let configuration = try configuration([:])
         #expect(configuration.httpHost == "0.0.0.0")
         #expect(configuration.httpPort == 8080)
-        #expect(configuration.redis.url.description == "redis://127.0.0.1:6379")
-        #expect(configuration.redis.commandTimeout == .milliseconds(500))
+        #expect(configuration.redis.store.url.description == "redis://127.0.0.1:6379")
+        #expect(configuration.redis.store.commandTimeout == .milliseconds(500))
         #expect(configuration.lockLease == .milliseconds(10_000))
         #expect(configuration.idempotencyTTL == .seconds(86_400))
         #expect(configuration.userRateLimit?.capacity == 10)
@@ -36,8 +37,8 @@ struct ConfigurationTests {
         ])
         #expect(configuration.httpExecutor == .eventLoop)
         #expect(configuration.httpPort == 9000)
-        #expect(configuration.redis.url.password == "secretpass")
-        #expect(configuration.redis.url.database == 2)
+        #expect(configuration.redis.store.url.password == "secretpass")
+        #expect(configuration.redis.store.url.database == 2)
         #expect(configuration.userRateLimit == nil)
         #expect(configuration.globalRateLimit?.capacity == 100)
         #expect(configuration.paymentFailureRate == 0)
@@ -46,7 +47,7 @@ struct ConfigurationTests {
 
     @Test func clusterModeTakesCommaSeparatedSeeds() throws {
         let configuration = try configuration(["REDIS_MODE": "cluster", "REDIS_URL": "redis://a:7000,redis://b:7001", "REDIS_PASSWORD": "pw"])
-        #expect(configuration.redis.clusterSeeds?.map(\.description) == ["redis://:***@a:7000", "redis://:***@b:7001"])
+        #expect(configuration.redis.store.clusterSeeds?.map(\.description) == ["redis://:***@a:7000", "redis://:***@b:7001"])
         let error = #expect(throws: ConfigurationError.self) {
             try self.configuration(["REDIS_MODE": "cluster", "REDIS_URL": "redis://a:7000,ftp://b"])
         }
@@ -58,12 +59,12 @@ struct ConfigurationTests {
             "REDLOCK_URLS": "redis://a:1, redis://b:2,redis://c:3", "REDIS_PASSWORD": "pw",
             "REDIS_TIMEOUT_MS": "500", "LOCK_LEASE_MS": "1000",
         ])
-        #expect(configuration.redlockNodes.map(\.url.description) == ["redis://:***@a:1", "redis://:***@b:2", "redis://:***@c:3"])
-        #expect(configuration.redlockNodes.allSatisfy { $0.commandTimeout == .milliseconds(100) })
-        #expect(try self.configuration(["REDLOCK_URLS": "redis://a,redis://b,redis://c"]).redlockNodes.allSatisfy {
+        #expect(configuration.redis.lockNodes.map(\.url.description) == ["redis://:***@a:1", "redis://:***@b:2", "redis://:***@c:3"])
+        #expect(configuration.redis.lockNodes.allSatisfy { $0.commandTimeout == .milliseconds(100) })
+        #expect(try self.configuration(["REDLOCK_URLS": "redis://a,redis://b,redis://c"]).redis.lockNodes.allSatisfy {
             $0.commandTimeout == .milliseconds(500)
         })
-        #expect(try self.configuration([:]).redlockNodes.isEmpty)
+        #expect(try self.configuration([:]).redis.lockNodes.isEmpty)
     }
 
     @Test(arguments: [

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 @testable import PaymentAPI
+import PaymentRedis
 import RedisClient
 import RedisTestSupport
 import Testing
@@ -73,7 +74,7 @@ struct EventLoopExecutionTests {
     @Test(arguments: [HTTPExecutor.eventLoop, .pool])
     func aPaymentAndItsReplayOverARealSocket(executor: HTTPExecutor) async throws {
         let url = try RedisServer.required().url
-        var configuration = AppConfiguration(redis: try RedisClientConfiguration(url: url))
+        var configuration = AppConfiguration(redis: PaymentRedisConfiguration(store: try RedisClientConfiguration(url: url)))
         configuration.paymentFailureRate = 0
         configuration.userRateLimit = nil
         configuration.httpExecutor = executor

@@ -5,9 +5,11 @@ import HummingbirdTesting
 import Logging
 import PaymentAPI
 import PaymentCore
+import PaymentProcessors
 import ProcessorDouble
 import RedisClient
 import RedisTestSupport
+import StrictJSON
 import Testing
 
 /// payment-api with `PROCESSOR_URL` against the processor double, in process: every

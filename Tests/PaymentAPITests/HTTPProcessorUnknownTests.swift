@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import PaymentAPI
 import PaymentCore
+import PaymentProcessors
 import ProcessorDouble
 import Testing
 
@@ -31,7 +32,7 @@ extension HTTPProcessorTests {
 
     @Test func anAbsurdRetryAfterIsClampedAndTheServerStaysUp() async throws {
         try await withProcessor(ProcessorDoubleSettings(absurdRetryAfterRate: 1)) { client, _ in
-            // Retry-After: 9223372036854775807 once trapped the process (an overflow).
+            // Retry-After: 9223372036854775807 overflows any arithmetic on it: it must not trap.
             for index in 0..<3 {
                 let response = try await client.pay(payBody(user: uniqueUser("http-absurd"), key: "k-\(index)"))
                 expectProblem(response, .conflict, type: "in-flight")

@@ -4,6 +4,7 @@ import NIOCore
 import PaymentAPI
 import PaymentCore
 import RedisTestSupport
+import StrictJSON
 import Testing
 
 @Suite("GET /ledger: charges, window, bad query", .redisServer())

@@ -1,6 +1,7 @@
 import HTTPTypes
 import HummingbirdTesting
 import PaymentAPI
+import PaymentRedis
 import RedisClient
 import RedisTestSupport
 import Testing
@@ -19,7 +20,7 @@ struct RedlockHTTPTests {
             return node
         }
         let user = uniqueUser("redlock-http")
-        try await withApp({ $0.redlockNodes = nodes }) { client in
+        try await withApp({ $0.redis.lockNodes = nodes }) { client in
             #expect(try await client.waitForReadiness(.ok).status == .ok)
             #expect(try await client.pay(payBody(user: user, key: "k1")).status == .ok)
 

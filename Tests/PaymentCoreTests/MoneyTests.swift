@@ -40,8 +40,8 @@ struct MoneyTests {
         #expect(error?.description == message)
     }
 
-    /// Amounts whose digits or exponent overflow 64-bit arithmetic: each trapped (SIGILL)
-    /// in an unchecked step and killed the server on one unauthenticated request. Every
+    /// Amounts whose digits or exponent overflow 64-bit arithmetic: an unchecked step would
+    /// trap (SIGILL) and kill the server on one unauthenticated request. Every
     /// one must be refused with `invalid-amount`, for currencies with 0, 2 and 3 minor digits.
     @Test(arguments: [
         "9999999999999999999", "9223372036854775807", "9223372036854775808", "18446744073709551616",

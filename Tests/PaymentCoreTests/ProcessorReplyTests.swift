@@ -46,7 +46,7 @@ import Testing
         #expect(charge(409, "{}", retryAfter: " 7 ") == .busy(retryAfterMilliseconds: 7_000))
         // Clamped: a processor cannot park our clients for an hour.
         #expect(charge(409, "{}", retryAfter: "3600") == .busy(retryAfterMilliseconds: ProcessorReply.maximumRetryAfterSeconds * 1_000))
-        // Absurd, negative, a date, not a number: as if absent. The first one trapped once.
+        // Absurd, negative, a date, not a number: as if absent (the first overflows Int64 arithmetic).
         for header in ["9223372036854775807", "99999999999999999999999", "-1", "-9223372036854775808", "86401",
                        "Wed, 21 Oct 2026 07:28:00 GMT", "1.5", "", "0x10", "1 2"] {
             #expect(charge(409, "{}", retryAfter: header) == .busy(retryAfterMilliseconds: 1_000), "Retry-After: \(header)")

@@ -1,4 +1,5 @@
 import PaymentCore
+import PaymentProcessors
 import PaymentRedis
 import RedisClient
 import RedisTestSupport

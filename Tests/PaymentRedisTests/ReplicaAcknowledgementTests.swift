@@ -1,5 +1,6 @@
 import Logging
 import PaymentCore
+import PaymentProcessors
 import PaymentRedis
 import RedisClient
 import RedisTestSupport

@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import PaymentCore
 import ProcessorDouble
+import StrictJSON
 
 /// An answer of the double, read whole.
 struct Answer {

@@ -64,8 +64,17 @@ struct BackoffTests {
     }
 
     @Test func aFlagWithoutANoFormIsSentOnlyWhenTrue() {
-        #expect(EnvironmentArguments.merge([], environment: ["SIM_PROCESSOR_IGNORE_IDEMPOTENCY_KEYS": "true"])
-            == ["--processor-ignore-idempotency-keys"])
-        #expect(EnvironmentArguments.merge([], environment: ["SIM_PROCESSOR_IGNORE_IDEMPOTENCY_KEYS": "false"]).isEmpty)
+        #expect(EnvironmentArguments.merge([], environment: ["SIM_IGNORE_IDEMPOTENCY_KEYS": "true"])
+            == ["--ignore-idempotency-keys"])
+        #expect(EnvironmentArguments.merge([], environment: ["SIM_IGNORE_IDEMPOTENCY_KEYS": "false"]).isEmpty)
+    }
+
+    @Test func onlyTheRunningSubcommandsOptionsComeFromTheEnvironment() {
+        let accepted = EnvironmentArguments.longOptions(inHelp: "  --target <target>   Base URL.\n  --clients <n>\n  --verify/--no-verify  Check.\n")
+        #expect(accepted == ["--target", "--clients", "--verify", "--no-verify"])
+        let merged = EnvironmentArguments.merge(
+            [], environment: ["SIM_CLIENTS": "5", "SIM_PAYMENTS": "9", "SIM_MODE": "healthz", "SIM_VERIFY": "no"], accepted: accepted
+        )
+        #expect(merged == ["--clients", "5", "--no-verify"])
     }
 }

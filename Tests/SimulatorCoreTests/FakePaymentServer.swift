@@ -1,6 +1,7 @@
 import Foundation
 import PaymentCore
 import SimulatorCore
+import StrictJSON
 import Synchronization
 
 /// An in-memory payment server for the simulator's tests. It is idempotent like the real

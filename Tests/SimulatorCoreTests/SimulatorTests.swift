@@ -230,7 +230,7 @@ struct SimulatorTests {
     }
 
     @Test func aLedgerWithoutChargesReadsAsEverythingLost() async {
-        // The shape of scripts/fake-broken-ledger.py and of servers older than `charges`.
+        // The shape of e2e/fixtures/fake-broken-ledger.py and of servers older than `charges`.
         let report = await run(settings { $0.payments = 20; $0.users = 3 }, FakePaymentServer(.init(omitCharges: true)))
         #expect(report.verification.lost == 20)
         #expect(report.text.contains("FAILED: 0 double charged, 20 lost"))

@@ -1,4 +1,4 @@
--- wrk script for scripts/bench.sh. Arguments (after --):
+-- wrk script for bench/run.sh. Arguments (after --):
 --   mode     "pay" (POST /pay) or "get" (GET of the URL's path, e.g. /healthz)
 --   prefix   run prefix of user ids and keys
 --   users    how many users the payments spread over

@@ -2,6 +2,7 @@ import FuzzSupport
 import PaymentCore
 // @testable: ChargeRequest and BearerToken are internal (testability is on in debug builds).
 @testable import ProcessorDouble
+import StrictJSON
 
 /// The processor double's validation of `POST /charges` (`BearerToken.accepts` and
 /// `ChargeRequest.parse`) and of a lookup's key (`ChargeRequest.lookupKey`).

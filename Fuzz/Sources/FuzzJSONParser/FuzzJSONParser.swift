@@ -1,5 +1,6 @@
 import FuzzSupport
 import PaymentCore
+import StrictJSON
 
 /// `JSONParser.parse` on arbitrary bytes. When it accepts a document:
 /// - no container is nested deeper than `JSONParser.maximumDepth`;

@@ -1,5 +1,6 @@
 import FuzzSupport
 import PaymentCore
+import StrictJSON
 
 /// `PaymentRequest.parse` on an arbitrary body and `Idempotency-Key` header.
 ///

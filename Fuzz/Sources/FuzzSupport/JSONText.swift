@@ -1,4 +1,5 @@
 import PaymentCore
+import StrictJSON
 
 /// Writes any `JSONValue` back to JSON text. `JSONWriter` only writes the objects our
 /// responses need (no arrays of objects, no number text), so the targets carry this small

@@ -1,6 +1,7 @@
 import Hummingbird
 import PaymentCore
 import Prometheus
+import StrictJSON
 
 /// `/healthz` (liveness: never looks at Redis), `/readyz` (readiness) and `/metrics`.
 struct HealthController: Sendable {

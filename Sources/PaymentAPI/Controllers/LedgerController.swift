@@ -1,6 +1,7 @@
 import Hummingbird
 import HummingbirdCore
 import PaymentCore
+import StrictJSON
 
 /// `GET /ledger/{user_id}[?offset=N&limit=N]`: what was charged to a user. The count and
 /// totals per currency, `charges_total`, and the charges themselves, oldest first, at

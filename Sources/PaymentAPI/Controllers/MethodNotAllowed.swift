@@ -8,9 +8,26 @@ enum MethodNotAllowed {
     /// Every method a client may send that some route here could take.
     static let methods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .options]
 
+    /// For every path the router has a route for, a 405 handler on each method it does
+    /// not take: derived from the router's own routes, so a new route needs no entry here.
+    /// Call once, after every route is added.
+    static func addForEveryRoute(of router: Router<AppRequestContext>) {
+        var allowedByPath: [String: (path: RouterPath, methods: [HTTPRequest.Method])] = [:]
+        var order: [String] = []
+        for route in router.routes {
+            let name = route.path.description
+            if allowedByPath[name] == nil { order.append(name) }
+            allowedByPath[name, default: (route.path, [])].methods.append(route.method)
+        }
+        for name in order {
+            let (path, methods) = allowedByPath[name]!
+            add(to: router, path: path, allowed: methods)
+        }
+    }
+
     /// Registers a 405 handler on `path` for every method outside `allowed`. Where GET is
     /// allowed so is HEAD: Hummingbird answers it from the GET route.
-    static func add(to router: Router<AppRequestContext>, path: RouterPath, allowed: [HTTPRequest.Method]) {
+    private static func add(to router: Router<AppRequestContext>, path: RouterPath, allowed: [HTTPRequest.Method]) {
         let allowed = allowed.contains(.get) && !allowed.contains(.head) ? allowed + [.head] : allowed
         let allow = allowed.map(\.rawValue).joined(separator: ", ")
         for method in methods where !allowed.contains(method) {

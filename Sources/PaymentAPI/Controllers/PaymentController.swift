@@ -41,7 +41,7 @@ struct PaymentController: Sendable {
         }
         if let tenant = payment.tenant { metadata["tenant"] = .string(tenant.name) }
         context.logger.info("payment", metadata: metadata)
-        return try PaymentResponses.response(for: outcome)
+        return PaymentResponses.response(for: outcome, requestID: context.requestID)
     }
 
     private func parse(_ request: Request, tenant: Tenant?) async throws -> PaymentRequest {

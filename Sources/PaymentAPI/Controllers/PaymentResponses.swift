@@ -1,9 +1,11 @@
 import Hummingbird
 import PaymentCore
 
-/// Maps each payment outcome to its status, headers and body (DESIGN.md's table).
+/// Every payment outcome's answer — status, headers and body (DESIGN.md's table) — in one
+/// switch: a client's 409 or 503 is read here and nowhere else. Problems are written as
+/// problem+json with the request's id, as ProblemMiddleware writes every other error.
 enum PaymentResponses {
-    static func response(for outcome: PaymentOutcome) throws -> Response {
+    static func response(for outcome: PaymentOutcome, requestID: String) -> Response {
         switch outcome {
         case .succeeded(let stored, let rateLimit):
             return stored.response(rateLimit: rateLimit)
@@ -14,39 +16,46 @@ enum PaymentResponses {
             response.headers[.idempotentReplayed] = "true"
             return response
         case .inFlight(let retryAfter):
-            throw Problem(.conflict, slug: "in-flight", title: "Request in flight",
-                          detail: "a request with this idempotency key is being processed; retry after it finishes",
-                          headers: [.retryAfter: seconds(min(retryAfter, 1_000))])
+            return Problem(.conflict, slug: "in-flight", title: "Request in flight",
+                           detail: "a request with this idempotency key is being processed; retry after it finishes",
+                           headers: [.retryAfter: seconds(min(retryAfter, 1_000))])
+                .response(requestID: requestID)
         case .fingerprintMismatch:
-            throw Problem(.unprocessableContent, slug: "idempotency-key-reused", title: "Idempotency key reused",
-                          detail: "this idempotency key was already used with another amount or currency")
+            return Problem(.unprocessableContent, slug: "idempotency-key-reused", title: "Idempotency key reused",
+                           detail: "this idempotency key was already used with another amount or currency")
+                .response(requestID: requestID)
         case .rateLimited(let status, let retryAfter):
             var headers = rateLimitHeaders(status)
             headers[.retryAfter] = seconds(retryAfter)
-            throw Problem(.tooManyRequests, slug: "rate-limited", title: "Too many requests",
-                          detail: "the \(status.policy.name) rate limit of \(status.policy.capacity) requests is used up",
-                          headers: headers)
+            return Problem(.tooManyRequests, slug: "rate-limited", title: "Too many requests",
+                           detail: "the \(status.policy.name) rate limit of \(status.policy.capacity) requests is used up",
+                           headers: headers)
+                .response(requestID: requestID)
         case .processorFailed(let message, let keyReleased):
             let key = keyReleased
                 ? "the key was released, so a retry may succeed"
                 : "the key could not be released: it stays locked until its lease ends (a retry gets 409 until then)"
-            throw Problem(.internalServerError, slug: "processor-failed", title: "Payment processor failed",
-                          detail: "\(message); this attempt charged nothing, no earlier attempt is in doubt, and \(key)")
+            return Problem(.internalServerError, slug: "processor-failed", title: "Payment processor failed",
+                           detail: "\(message); this attempt charged nothing, no earlier attempt is in doubt, and \(key)")
+                .response(requestID: requestID)
         case .replicasMissing(let shortfall):
             // Refused before the record was read: this request charged nothing, but an
             // earlier attempt with the key may have (an outcome-unknown): say only that.
-            throw Problem.unavailable("only \(shortfall.acknowledged) of the \(shortfall.required) Redis replicas required are in sync, "
+            return Problem.unavailable("only \(shortfall.acknowledged) of the \(shortfall.required) Redis replicas required are in sync, "
                 + "so a payment could not be acknowledged; this request was refused before anything was read or charged "
                 + "(an earlier attempt with this key, if any, stays as it was); retry with the same key")
+                .response(requestID: requestID)
         case .outcomeUnknown(let unknown):
-            throw outcomeUnknown(unknown)
+            return outcomeUnknown(unknown).response(requestID: requestID)
         case .leaseLost:
             // Not "nothing was charged": the processor was asked, with the payment's
             // processor key, which is what keeps the retry from charging twice.
-            throw Problem.unavailable("processing outlived its lock, so this attempt recorded nothing; retry with the same key: "
+            return Problem.unavailable("processing outlived its lock, so this attempt recorded nothing; retry with the same key: "
                 + "the processor is asked again with the same processor key, so it charges at most once")
+                .response(requestID: requestID)
         case .unavailable:
-            throw Problem.unavailable("the idempotency store is unavailable; nothing was charged, retry with the same key")
+            return Problem.unavailable("the idempotency store is unavailable; nothing was charged, retry with the same key")
+                .response(requestID: requestID)
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PaymentCore
+import StrictJSON
 
 /// Writes one log record a line on stdout: a JSON object (`time`, `level`, `msg`, then
 /// the metadata) or, for people at a terminal, plain text.
