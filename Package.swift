@@ -126,6 +126,7 @@ let package = Package(
             name: "payment-api",
             dependencies: [
                 "PaymentAPI",
+                "PaymentRedis",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -220,6 +221,7 @@ let package = Package(
                 "PaymentAPI",
                 "PaymentCore",
                 "PaymentProcessors",
+                "PaymentRedis",
                 "StrictJSON",
                 "ProcessorDouble",
                 "RedisClient",
@@ -229,6 +231,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

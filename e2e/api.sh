@@ -8,12 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source e2e/lib.sh
-lib_init
-
-use_debug_binaries
-
-redis_port=$(free_port)
-start_redis "$redis_port"
+lib_init_with_redis
+redis_port=$REDIS_PORT
 common=(REDIS_URL="redis://127.0.0.1:$redis_port" PAYMENT_FAILURE_RATE=0 RATE_LIMIT_CAPACITY=0 LOG_LEVEL=warning)
 port_a=$(free_port); start_api "$port_a" "${common[@]}"
 port_b=$(free_port); start_api "$port_b" "${common[@]}"

@@ -6,11 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source e2e/lib.sh
-lib_init
-
-use_debug_binaries
-redis_port=$(free_port)
-start_redis "$redis_port"
+lib_init_with_redis
+redis_port=$REDIS_PORT
 port=$(free_port)
 start_api "$port" REDIS_URL="redis://127.0.0.1:$redis_port" PAYMENT_FAILURE_RATE=0 HTTP_IDLE_TIMEOUT_SECONDS=2 LOG_LEVEL=error \
     MAX_BODY_BYTES=65536

@@ -90,6 +90,15 @@ use_debug_binaries() {
     stage_binaries "$bin"
 }
 
+# lib_init_with_redis: the opening of a suite on one redis-server: lib_init, the debug
+# binaries staged, and a redis-server on a free port, REDIS_PORT.
+lib_init_with_redis() {
+    lib_init
+    use_debug_binaries
+    REDIS_PORT=$(free_port)
+    start_redis "$REDIS_PORT"
+}
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

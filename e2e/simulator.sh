@@ -8,12 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source e2e/lib.sh
-lib_init
-
-use_debug_binaries
-
-redis_port=$(free_port)
-start_redis "$redis_port"
+lib_init_with_redis
+redis_port=$REDIS_PORT
 # Authentication on: the simulator must send its key (sha256 of "sim-secret").
 keys="$LIB_WORKDIR/api-keys"
 echo "sim $(printf '%s' sim-secret | sha256sum | cut -d' ' -f1) e2e-tenant" >"$keys"

@@ -4,11 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source e2e/lib.sh
-lib_init
-
-use_debug_binaries
-redis_port=$(free_port)
-start_redis "$redis_port"
+lib_init_with_redis
+redis_port=$REDIS_PORT
 port=$(free_port)
 start_api "$port" REDIS_URL="redis://127.0.0.1:$redis_port" PAYMENT_FAILURE_RATE=0 PAYMENT_LATENCY_MS=300 \
     RATE_LIMIT_CAPACITY=3 RATE_LIMIT_REFILL_PER_SECOND=1 LOG_LEVEL=warning
