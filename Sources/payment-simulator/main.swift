@@ -16,10 +16,7 @@ struct PaymentSimulator: AsyncParsableCommand {
         defaultSubcommand: RunCommand.self
     )
 
-    static let subcommandsByMode: [String: any ParsableCommand.Type] = [
-        "payments": RunCommand.self, "run": RunCommand.self, "healthz": HealthzCommand.self,
-        "open-loop": OpenLoopCommand.self, "processor-double": ProcessorDoubleCommand.self,
-    ]
+    static let subcommandsByName = Dictionary(uniqueKeysWithValues: configuration.subcommands.map { ($0._commandName, $0) })
 }
 
 // Environment variables become arguments before parsing, so they are checked the same
@@ -33,11 +30,12 @@ extension PaymentSimulator {
             await PaymentSimulator.main(arguments)
         }
         var subcommand: any ParsableCommand.Type = RunCommand.self
-        if let first = arguments.first, let named = subcommandsByMode[first], first != "payments" {
+        if let first = arguments.first, let named = subcommandsByName[first] {
             subcommand = named
             arguments.removeFirst()
         } else if let mode = environment["SIM_MODE"], !mode.isEmpty {
-            guard let named = subcommandsByMode[mode] else {
+            // `payments` is the chart's name for `run`.
+            guard let named = subcommandsByName[mode == "payments" ? "run" : mode] else {
                 exit(withError: ValidationError("SIM_MODE must be payments, healthz, open-loop or processor-double, got '\(mode)'"))
             }
             subcommand = named

@@ -291,6 +291,12 @@ private struct Record {
     var since: Int64?
     /// `attempts`: the reconciler's lookups that could not decide.
     var attempts: Int?
+
+    /// Out of flight: no holder, no `until`.
+    mutating func releaseLease() {
+        owner = nil
+        leaseEnd = nil
+    }
 }
 
 private struct UnknownDetails {
@@ -369,6 +375,26 @@ private struct State {
         return end > now
     }
 
+    /// The key's record while `lease` holds it (`if not holds(...) then return 0 end`).
+    mutating func heldRecord(_ key: RecordKey, lease: Lease, now: Int64) -> Record? {
+        guard let record = liveRecord(key, now: now), Self.holds(record, owner: lease.owner, fence: lease.fence, now: now) else {
+            return nil
+        }
+        return record
+    }
+
+    /// Takes `record` in flight again under a new lease and fence, `until` its end: a
+    /// re-drive in `begin`, a claim in `claim`.
+    mutating func retake(_ record: inout Record, _ key: RecordKey, owner: String, leaseMilliseconds: Int64, fenceRetention: Int64, now: Int64) -> Lease {
+        let fence = nextFence(key, retentionSeconds: fenceRetention, now: now)
+        record.phase = .inFlight
+        record.owner = owner
+        record.fence = fence
+        record.leaseEnd = now + leaseMilliseconds
+        records[key] = record
+        return Lease(owner: owner, fence: fence)
+    }
+
     /// `next_fence`: above the key's last fence and the clock in ms; kept for the retention.
     mutating func nextFence(_ key: RecordKey, retentionSeconds: Int64, now: Int64) -> Int64 {
         var last: Int64 = 0
@@ -440,13 +466,7 @@ private struct State {
         }
         // Unknown, or a re-drive whose holder is gone: drive it again. The record keeps
         // its retention; the lease is `until`.
-        let fence = nextFence(key, retentionSeconds: fenceRetention, now: now)
-        record.phase = .inFlight
-        record.owner = owner
-        record.fence = fence
-        record.leaseEnd = now + leaseMilliseconds
-        records[key] = record
-        let lease = Lease(owner: owner, fence: fence)
+        let lease = retake(&record, key, owner: owner, leaseMilliseconds: leaseMilliseconds, fenceRetention: fenceRetention, now: now)
         guard let earlier = record.unknown?.identity else { return .acquired(lease, rateLimit: status) }
         return .redrive(lease, rateLimit: status, earlier: earlier)
     }
@@ -458,13 +478,10 @@ private struct State {
         retentionSeconds: Int64, now: Int64
     ) -> CompleteResult {
         let key = RecordKey(request)
-        guard var record = liveRecord(key, now: now), Self.holds(record, owner: lease.owner, fence: lease.fence, now: now) else {
-            return .leaseLost
-        }
+        guard var record = heldRecord(key, lease: lease, now: now) else { return .leaseLost }
         record.phase = .done
         record.response = response
-        record.owner = nil
-        record.leaseEnd = nil
+        record.releaseLease()
         record.expiresAt = now + retentionSeconds * 1000
         records[key] = record
 
@@ -490,16 +507,13 @@ private struct State {
         _ request: PaymentRequest, lease: Lease, identity: PaymentIdentity, retentionSeconds: Int64, attempts: Int?, now: Int64
     ) -> Bool {
         let key = RecordKey(request)
-        guard var record = liveRecord(key, now: now), Self.holds(record, owner: lease.owner, fence: lease.fence, now: now) else {
-            return false
-        }
+        guard var record = heldRecord(key, lease: lease, now: now) else { return false }
         record.phase = .unknown
         record.unknown = UnknownDetails(identity: identity, amountMinor: request.amountMinor, currencyCode: request.currency.code)
         let since = record.since ?? now
         record.since = since
         if let attempts { record.attempts = attempts }
-        record.owner = nil
-        record.leaseEnd = nil
+        record.releaseLease()
         record.expiresAt = now + retentionSeconds * 1000
         records[key] = record
 
@@ -520,8 +534,7 @@ private struct State {
         if let fence, !Self.holds(record, owner: owner, fence: fence, now: now) { return false }
         if record.since != nil {
             record.phase = .unknown
-            record.owner = nil
-            record.leaseEnd = nil
+            record.releaseLease()
             records[key] = record
         } else {
             records[key] = nil
@@ -531,9 +544,7 @@ private struct State {
 
     /// `extend`: `until` when the record has one, else the record's expiry.
     mutating func extend(_ key: RecordKey, lease: Lease, milliseconds: Int64, now: Int64) -> Bool {
-        guard var record = liveRecord(key, now: now), Self.holds(record, owner: lease.owner, fence: lease.fence, now: now) else {
-            return false
-        }
+        guard var record = heldRecord(key, lease: lease, now: now) else { return false }
         if record.leaseEnd != nil {
             record.leaseEnd = now + milliseconds
         } else {
@@ -569,12 +580,7 @@ private struct State {
             guard let end = record.leaseEnd, end <= now else { return .success(.busy) }
         }
         guard let details = record.unknown else { return .success(.settled) }
-        let fence = nextFence(reference, retentionSeconds: fenceRetention, now: now)
-        record.phase = .inFlight
-        record.owner = owner
-        record.fence = fence
-        record.leaseEnd = now + leaseMilliseconds
-        records[reference] = record
+        let lease = retake(&record, reference, owner: owner, leaseMilliseconds: leaseMilliseconds, fenceRetention: fenceRetention, now: now)
 
         guard let currency = Currency(code: details.currencyCode) else {
             return .failure(.init(description: "claim: the record's currency \(details.currencyCode) is not one we accept"))
@@ -587,7 +593,7 @@ private struct State {
             return .failure(.init(description: "claim: the record's amount and currency do not give back its fingerprint"))
         }
         return .success(.claimed(ClaimedUnknownPayment(
-            reference: reference, request: request, identity: details.identity, lease: Lease(owner: owner, fence: fence),
+            reference: reference, request: request, identity: details.identity, lease: lease,
             attempts: record.attempts ?? 0
         )))
     }
@@ -597,9 +603,7 @@ private struct State {
     mutating func release(_ payment: ClaimedUnknownPayment, now: Int64) -> Bool {
         let request = payment.request
         let key = RecordKey(request)
-        guard let record = liveRecord(key, now: now),
-              Self.holds(record, owner: payment.lease.owner, fence: payment.lease.fence, now: now)
-        else { return false }
+        guard heldRecord(key, lease: payment.lease, now: now) != nil else { return false }
         records[key] = nil
         let user = UserKey(request)
         var account = liveAccount(user, now: now)

@@ -12,15 +12,15 @@ enum MethodNotAllowed {
     /// not take: derived from the router's own routes, so a new route needs no entry here.
     /// Call once, after every route is added.
     static func addForEveryRoute(of router: Router<AppRequestContext>) {
-        var allowedByPath: [String: (path: RouterPath, methods: [HTTPRequest.Method])] = [:]
-        var order: [String] = []
+        var paths: [(path: RouterPath, methods: [HTTPRequest.Method])] = []
         for route in router.routes {
-            let name = route.path.description
-            if allowedByPath[name] == nil { order.append(name) }
-            allowedByPath[name, default: (route.path, [])].methods.append(route.method)
+            if let index = paths.firstIndex(where: { $0.path.description == route.path.description }) {
+                paths[index].methods.append(route.method)
+            } else {
+                paths.append((route.path, [route.method]))
+            }
         }
-        for name in order {
-            let (path, methods) = allowedByPath[name]!
+        for (path, methods) in paths {
             add(to: router, path: path, allowed: methods)
         }
     }
