@@ -9,8 +9,6 @@
 #   BENCH_ROUNDS (2)   rounds per cell (alternated) BENCH_BIN_PATH    use the binaries
 #                      there, build nothing         PEER_GO_DIR       the peer's folder
 #   BENCH_HELLO_BIN    hello-bench with BENCH_BIN_PATH (default: BENCH_BIN_PATH/hello-bench)
-#   BENCH_HTTP_EXECUTOR (pool)  our server's HTTP_EXECUTOR (event-loop: handlers on
-#                      their socket's event loop, docs/performance.md)
 #
 # Prints the table, the ratios ours/Go and the targets; writes bench/results/<date>.json,
 # docs/images/bench-vs-go.svg and the generated part of docs/performance.md.
@@ -20,9 +18,11 @@ source e2e/lib.sh
 lib_init
 scripts/install-deps.sh wrk:wrk python3:python3 curl:curl
 
-# One Swift build at a time on this machine (other scripts and agents build too).
+# One Swift build at a time on this machine (other scripts and agents build too). The
+# service as the image ships it: release, with the Swift runtime linked in statically
+# (the Dockerfile's flags).
 swift_build() {
-    flock /tmp/swift-build.lock swift build -c release "$@"
+    flock /tmp/swift-build.lock swift build -c release --static-swift-stdlib "$@"
 }
 # hello-bench is bench/'s own package (bench/Package.swift), built beside the root's.
 bench_build() {
@@ -41,12 +41,12 @@ if [ -n "${BENCH_BIN_PATH:-}" ]; then
     hello=${BENCH_HELLO_BIN:-$bin/hello-bench}
 else
     for product in payment-api payment-simulator; do
-        echo "bench: swift build -c release --product $product" >&2
+        echo "bench: swift build -c release --static-swift-stdlib --product $product" >&2
         swift_build --product "$product" >"$LIB_WORKDIR/build-$product.log" 2>&1 \
             || { tail -n 40 "$LIB_WORKDIR/build-$product.log" >&2; exit 1; }
     done
     bin=$(swift_build --show-bin-path)
-    echo "bench: swift build -c release --package-path bench --build-path .build-bench --product hello-bench" >&2
+    echo "bench: swift build -c release --static-swift-stdlib --package-path bench --build-path .build-bench --product hello-bench" >&2
     bench_build --product hello-bench >"$LIB_WORKDIR/build-hello-bench.log" 2>&1 \
         || { tail -n 40 "$LIB_WORKDIR/build-hello-bench.log" >&2; exit 1; }
     hello=$(bench_build --show-bin-path)/hello-bench
@@ -59,7 +59,7 @@ redis_port=$(free_port)
 start_redis "$redis_port"
 api_port=$(free_port)
 start_api "$api_port" REDIS_URL="redis://127.0.0.1:$redis_port" PAYMENT_FAILURE_RATE=0 RATE_LIMIT_CAPACITY=0 \
-    MAX_INFLIGHT_REQUESTS=100000 LOG_LEVEL="${BENCH_LOG_LEVEL:-info}" HTTP_EXECUTOR="${BENCH_HTTP_EXECUTOR:-pool}"
+    MAX_INFLIGHT_REQUESTS=100000 LOG_LEVEL="${BENCH_LOG_LEVEL:-info}"
 api_pid=$API_PID
 reject_port=$(free_port)
 start_api "$reject_port" REDIS_URL="redis://127.0.0.1:$redis_port" PAYMENT_FAILURE_RATE=0 RATE_LIMIT_CAPACITY=1 \
@@ -124,8 +124,14 @@ fi
 # bench.py says so in its report.
 [ -n "$peer_note" ] && peer_args=(--peer-note "$peer_note")
 
+# Allocations per request of the release binary, against e2e/allocations.sh's release
+# thresholds (make test checks the debug build's): printed, and in the report's folder.
+echo "bench: e2e/allocations.sh on the release build" >&2
+ALLOC_BIN_PATH=$bin ALLOC_BUILD=release e2e/allocations.sh | tee "$LIB_WORKDIR/allocations.txt" >&2 || true
+
 mkdir -p bench/results docs/images
 python3 bench/measure.py --api-port "$api_port" --api-pid "$api_pid" --reject-port "$reject_port" --reject-pid "$reject_pid" \
     --redis-port "$redis_port" --simulator "${POD_EXEC[*]} $SIMULATOR_BIN" "${peer_args[@]}" "${hello_args[@]}" \
     --seconds "${BENCH_SECONDS:-8}" --warmup "${BENCH_WARMUP:-2}" --rounds "${BENCH_ROUNDS:-2}" \
-    --out-json "bench/results/$(date -u +%Y-%m-%d).json" --out-svg docs/images/bench-vs-go.svg --doc docs/performance.md
+    --out-json "bench/results/$(date -u +%Y-%m-%d).json" --out-svg docs/images/bench-vs-go.svg --doc docs/performance.md \
+    --allocations "$(cat "$LIB_WORKDIR/allocations.txt")"

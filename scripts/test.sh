@@ -23,7 +23,7 @@ source e2e/lib.sh
 SWIFT=${SWIFT:-swift}
 # What the tier takes from apt beyond scripts/install-deps.sh's own (redis-server,
 # redis-tools, libhiredis-dev, pkg-config, python3-venv), as command:package.
-TEST_DEPS=(curl:curl jq:jq bc:bc python3:python3 nginx:nginx openssl:openssl pgrep:procps setpriv:util-linux
+TEST_DEPS=(curl:curl jq:jq bc:bc python3:python3 nginx:nginx openssl:openssl pgrep:procps setpriv:util-linux cc:gcc
     flock:util-linux prometheus:prometheus promtool:prometheus)
 # The fuzz step's budget: 25 s a target, as when the targets ran one after the other,
 # but 2 at a time (one libFuzzer process a core; each runs about 10% fewer executions a
@@ -135,6 +135,7 @@ tier_step e2e e2e/faults.sh 116 build e2e/faults.sh
 tier_step e2e e2e/failover.sh 50 build e2e/failover.sh
 tier_step e2e e2e/processor.sh 133 build e2e/processor.sh
 tier_step e2e e2e/hostile-clients.sh 6 build e2e/hostile-clients.sh
+tier_step e2e e2e/allocations.sh 10 build e2e/allocations.sh
 tier_step e2e e2e/openapi.sh 35 build e2e/openapi.sh
 tier_step e2e e2e/prometheus.sh 57 build e2e/prometheus.sh
 tier_step checks checks/kubernetes-manifests.sh 40 "" checks/kubernetes-manifests.sh

@@ -92,19 +92,21 @@ public func buildApplication(
         logger.warning("AUTHENTICATION IS OFF: API_KEYS_FILE is not set, so any client can pay and read ledgers for any user")
     }
 
+    let inflight = InflightLimit(limit: configuration.maxInflightRequests, metrics: metrics)
+    let timers = RequestTimers(metrics: metrics)
     let router = try buildRouter(
-        service: service, configuration: configuration, readiness: readiness, registry: registry, metrics: metrics, keyFile: keyFile
+        store: service.store, registry: registry, inflight: inflight, timers: timers, keyFile: keyFile
+    )
+    let fastRoutes = FastRoutes(
+        payments: PaymentEndpoint(service: service, maxBodyBytes: configuration.maxBodyBytes, metrics: metrics),
+        readiness: readiness, inflight: inflight, keyFile: keyFile, timers: timers, logger: logger
     )
     // One group for the server's sockets and Redis's connections (RedisClient's default):
-    // a handler on its socket's event loop finds a Redis connection on the same loop.
+    // a payment served on its socket's event loop finds a Redis connection on that loop.
     let group = MultiThreadedEventLoopGroup.singleton
     return Application(
         router: router,
-        server: .http1(
-            configuration: httpConfiguration(idleTimeout: configuration.httpIdleTimeout),
-            executor: configuration.httpExecutor,
-            group: group
-        ),
+        server: .http1(configuration: httpConfiguration(idleTimeout: configuration.httpIdleTimeout), routes: fastRoutes),
         configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort)),
         services: services,
         eventLoopGroupProvider: .shared(group),
@@ -122,27 +124,27 @@ func httpConfiguration(idleTimeout: Duration) -> HTTP1Channel.Configuration {
     )
 }
 
-/// The routes and the middleware around them, outermost first.
+/// The router's routes and the middleware around them, outermost first. `POST /pay` and
+/// the probes are not here: `FastRouteHandler` serves them on the event loop, with the
+/// same in-flight count, authentication and timers.
 func buildRouter(
-    service: PaymentService,
-    configuration: AppConfiguration,
-    readiness: Readiness,
+    store: any IdempotencyStore,
     registry: PrometheusCollectorRegistry,
-    metrics: PaymentMetrics,
+    inflight: InflightLimit,
+    timers: RequestTimers,
     keyFile: APIKeyFile?
 ) throws -> Router<AppRequestContext> {
     // HEAD of every GET route is answered from it (headers, no body), as HTTP expects.
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: RequestIDMiddleware())
-    router.add(middleware: MetricsMiddleware(metrics: metrics))
+    router.add(middleware: MetricsMiddleware(timers: timers))
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: InflightLimitMiddleware(limit: configuration.maxInflightRequests, metrics: metrics))
+    router.add(middleware: InflightLimitMiddleware(limit: inflight))
     if let keyFile { router.add(middleware: AuthMiddleware(file: keyFile)) }
-    PaymentController(service: service, maxBodyBytes: configuration.maxBodyBytes, metrics: metrics).addRoutes(to: router)
-    LedgerController(store: service.store).addRoutes(to: router)
-    HealthController(readiness: readiness, registry: registry).addRoutes(to: router)
+    LedgerController(store: store).addRoutes(to: router)
+    HealthController(registry: registry).addRoutes(to: router)
     try OpenAPIController().addRoutes(to: router)
-    MethodNotAllowed.addForEveryRoute(of: router)
+    MethodNotAllowed.addForEveryRoute(of: router, servedBeside: FastRoutes.served)
     return router
 }

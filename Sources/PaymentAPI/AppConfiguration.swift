@@ -41,7 +41,6 @@ public struct AppConfiguration: Sendable {
     /// A connection that completes no request part for this long is closed: idle
     /// keep-alive connections, and slowloris clients that trickle a request head.
     public var httpIdleTimeout: Duration = .seconds(30)
-    public var httpExecutor = HTTPExecutor.pool
     /// `API_KEYS_FILE` and the keys read from it at start; nil: authentication off.
     public var apiKeysFile: String?
     public var apiKeys: APIKeys?
@@ -173,11 +172,6 @@ public struct AppConfiguration: Sendable {
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
             throw ConfigurationError(variable: "LOG_LEVEL", message: "must be one of trace, debug, info, notice, warning, error, critical, got \"\(logLevel)\"")
         }
-        let executor = reader.string("HTTP_EXECUTOR") ?? HTTPExecutor.pool.rawValue
-        guard let httpExecutor = HTTPExecutor(rawValue: executor) else {
-            throw ConfigurationError(variable: "HTTP_EXECUTOR", message: "must be event-loop or pool, got \"\(executor)\"")
-        }
-        self.httpExecutor = httpExecutor
         let format = reader.string("LOG_FORMAT") ?? "json"
         guard let logFormat = LogFormat(rawValue: format) else {
             throw ConfigurationError(variable: "LOG_FORMAT", message: "must be json or text, got \"\(format)\"")

@@ -30,6 +30,10 @@ public struct Problem: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(status.code) \(slug): \(detail)" }
 
     func response(requestID: String) -> Response {
+        answer(requestID: requestID).response
+    }
+
+    func answer(requestID: String) -> HTTPAnswer {
         var writer = JSONWriter()
         writer.object { object in
             object.field("type", string: "/problems/\(slug)")
@@ -41,7 +45,7 @@ public struct Problem: Error, Sendable, CustomStringConvertible {
         }
         var headers = self.headers
         headers[.contentType] = "application/problem+json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+        return HTTPAnswer(status: status, headers: headers, body: ByteBuffer(bytes: writer.bytes))
     }
 }
 

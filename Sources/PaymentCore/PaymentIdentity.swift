@@ -38,12 +38,18 @@ public struct PaymentIdentity: Sendable, Hashable {
     }
 
     private static func mac(_ purpose: String, _ message: [UInt8], _ secret: Secret) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: Array(purpose.utf8) + [0] + message, using: secret.key))
+        // A copy of the keyed HMAC: the key's inner and outer pads are hashed once, when
+        // the secret is made, not for every payment.
+        var hmac = secret.keyed
+        hmac.update(data: Array(purpose.utf8) + [0] + message)
+        return Array(hmac.finalize())
     }
 
     /// The HMAC key. Its bytes never appear in a description.
     public struct Secret: Sendable, Hashable, CustomStringConvertible {
         let key: SymmetricKey
+        /// An HMAC keyed with `key` with nothing hashed yet: copied for each MAC.
+        let keyed: HMAC<SHA256>
         /// `PROCESSOR_KEY_VERSION`: named in every processor key, so keys made under
         /// another secret are told apart at a glance (docs/processor.md: rotation).
         public let version: Int
@@ -51,6 +57,7 @@ public struct PaymentIdentity: Sendable, Hashable {
         /// The key of `PROCESSOR_KEY_SECRET_FILE`'s bytes.
         public init(bytes: [UInt8], version: Int = 1) {
             key = SymmetricKey(data: bytes)
+            keyed = HMAC<SHA256>(key: key)
             self.version = version
         }
 

@@ -1,7 +1,12 @@
+import NIOCore
+
 /// The payment processor that moves the money. Its work runs while the key's lease is
 /// held.
 public protocol PaymentProcessor: Sendable {
     func charge(_ charge: ProcessorCharge) async -> ProcessorResult
+    /// The same on an event loop: a future that completes on `eventLoop`. The default
+    /// runs `charge(_:)` in a task; a processor that can answer on the loop implements it.
+    func charge(_ charge: ProcessorCharge, on eventLoop: any EventLoop) -> EventLoopFuture<ProcessorResult>
     /// Read-only: what the processor holds under a processor key. The reconciler's
     /// question after an unknown outcome; it never creates a charge.
     func lookup(processorKey: String) async -> ProcessorLookup

@@ -1,11 +1,13 @@
-import Foundation
-import Synchronization
+import NIOCore
+import NIOPosix
 
-/// The payment flow: begin → process → complete, or abort on a transient failure.
+/// Runs the payment flow: begin → process → complete, or abort on a transient failure.
 ///
-/// It is written against the store, limiter and processor protocols and does no I/O of
-/// its own. Exactly once holds because `complete` stores the response and charges the
-/// ledger in one atomic step that only the lease holder can take.
+/// It carries out what `PaymentFlow` decides, on one event loop, with futures: the
+/// server's channel handler calls `pay(_:on:)` on its socket's loop, and a store whose
+/// connections live on that loop (Redis) answers there, so a payment costs no task and
+/// no thread hop. Exactly once holds because `complete` stores the response and charges
+/// the ledger in one atomic step that only the lease holder can take.
 public struct PaymentService: Sendable {
     public struct Settings: Sendable {
         /// How long a key stays locked without a watchdog extension (`LOCK_LEASE_MS`).
@@ -48,6 +50,8 @@ public struct PaymentService: Sendable {
     /// With replicas required: whether the key's shard has them now; nil: none required.
     public let replicaGate: (any ReplicaGate)?
     public let settings: Settings
+    /// Where `pay(_:)` (the async entry) runs the flow: the loop it is called on if any.
+    private let eventLoopGroup: any EventLoopGroup
 
     public init(
         store: any IdempotencyStore,
@@ -55,7 +59,8 @@ public struct PaymentService: Sendable {
         globalRateLimiter: (any RateLimiter)?,
         keyLock: (any KeyLock)? = nil,
         replicaGate: (any ReplicaGate)? = nil,
-        settings: Settings
+        settings: Settings,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.store = store
         self.processor = processor
@@ -63,221 +68,156 @@ public struct PaymentService: Sendable {
         self.keyLock = keyLock
         self.replicaGate = replicaGate
         self.settings = settings
+        self.eventLoopGroup = eventLoopGroup
     }
 
+    /// One payment, for callers in async code (tests, tools): the same flow as `pay(_:on:)`.
     public func pay(_ request: PaymentRequest) async -> PaymentOutcome {
-        // Before anything is taken or charged: a charge that cannot be acknowledged would
-        // be answered 503 after the money moved.
-        if let shortfall = replicaGate?.shortfall(for: request) {
-            return .replicasMissing(shortfall)
-        }
-        if let globalRateLimiter {
-            do {
-                if case .limited(let status, let retryAfter) = try await globalRateLimiter.acquire() {
-                    return .rateLimited(status, retryAfterMilliseconds: retryAfter)
-                }
-            } catch {
-                return .unavailable("rate limiter: \(error)")
-            }
-        }
-
-        let owner = Self.randomToken()
-        guard let keyLock else { return await begin(request, owner: owner, quorumLock: nil) }
-        switch await keyLock.acquire(request, owner: owner, ttl: settings.lease) {
-        case .held(let retryAfter):
-            return .inFlight(retryAfterMilliseconds: retryAfter)
-        case .unavailable(let reason):
-            return .unavailable("lock quorum: \(reason)")
-        case .acquired(let validity):
-            let quorumLock = HeldQuorumLock(lock: keyLock, request: request, owner: owner, validity: validity)
-            let outcome = await begin(request, owner: owner, quorumLock: quorumLock)
-            await keyLock.release(request, owner: owner)
-            return outcome
-        }
+        // The flow's future never fails: every port failure is an outcome.
+        (try? await pay(request, on: eventLoopGroup.any()).get()) ?? .unavailable("the payment flow was cut short")
     }
 
-    private func begin(_ request: PaymentRequest, owner: String, quorumLock: HeldQuorumLock?) async -> PaymentOutcome {
-        let begun: BeginResult
-        do {
-            begun = try await store.begin(
-                request, owner: owner, lease: settings.lease, retention: settings.retention, rateLimit: settings.userRateLimit
+    /// One payment on `eventLoop`: every step's callback runs there, and the future
+    /// completes there. It never fails: every failure of a port is an outcome.
+    public func pay(_ request: PaymentRequest, on eventLoop: any EventLoop) -> EventLoopFuture<PaymentOutcome> {
+        // One promise for the whole payment: each step's answer feeds the flow from the
+        // port's own future, with no future of our own in between.
+        let answer = eventLoop.makePromise(of: PaymentOutcome.self)
+        var flow = PaymentFlow(
+            request: request, owner: Self.randomToken(), settings: settings,
+            hasGlobalLimiter: globalRateLimiter != nil, hasKeyLock: keyLock != nil
+        )
+        let action = flow.start(replicaShortfall: replicaGate?.shortfall(for: request))
+        run(flow, action, on: eventLoop, answering: answer)
+        return answer.futureResult
+    }
+
+    /// Carries out `action`, feeds its answer to the flow, and so on until `finish`.
+    private func run(_ flow: PaymentFlow, _ action: PaymentFlow.Action, on loop: any EventLoop, answering answer: EventLoopPromise<PaymentOutcome>) {
+        let request = flow.request
+        switch action {
+        case .acquireGlobalLimit:
+            guard let globalRateLimiter else { preconditionFailure("the flow asked for a limiter it was told is absent") }
+            step(flow, globalRateLimiter.acquire(on: loop), on: loop, answer) { $0.globalLimitDecided($1.mapError(PortError.init)) }
+        case .acquireKeyLock:
+            guard let keyLock else { preconditionFailure("the flow asked for a lock it was told is absent") }
+            let (owner, ttl) = (flow.owner, settings.lease)
+            let acquired = loop.makeFutureWithTask { await keyLock.acquire(request, owner: owner, ttl: ttl) }
+            step(flow, acquired, on: loop, answer) { flow, result in
+                flow.keyLockAnswered((try? result.get()) ?? .unavailable("the lock request was cut short"))
+            }
+        case .begin:
+            let begun = store.begin(
+                request, owner: flow.owner, lease: settings.lease, retention: settings.retention, rateLimit: settings.userRateLimit, on: loop
             )
-        } catch {
-            // `begin` may have run and taken the key with its reply lost: every retry
-            // would then get 409 for a whole lease. The owner token is ours alone, so
-            // release whatever record carries it. Not awaited: the client's 503 does not
-            // wait for a Redis that just failed, and on the same connection the release
-            // runs after the `begin` it follows.
-            let store = self.store
-            Task { try? await store.abandon(request, owner: owner) }
-            return .unavailable("begin: \(error)")
-        }
-        switch begun {
-        case .replay(let response, let rateLimit):
-            return await replay(request, response: response, rateLimit: rateLimit)
-        case .fingerprintMismatch:
-            return .fingerprintMismatch
-        case .inFlight(let retryAfter):
-            return .inFlight(retryAfterMilliseconds: retryAfter)
-        case .rateLimited(let status, let retryAfter):
-            return .rateLimited(status, retryAfterMilliseconds: retryAfter)
-        case .acquired(let lease, let rateLimit):
-            let identity = PaymentIdentity(for: request, secret: settings.identitySecret)
-            return await execute(request, lease: lease, identity: identity, redrive: false, quorumLock: quorumLock, rateLimit: rateLimit)
-        case .redrive(let lease, let rateLimit, let earlier):
-            return await execute(request, lease: lease, identity: earlier, redrive: true, quorumLock: quorumLock, rateLimit: rateLimit)
-        }
-    }
-
-    /// A stored answer is given again only once it is on the replicas required: a replay
-    /// of a write a failover could still lose would be a 200 that does not survive.
-    private func replay(_ request: PaymentRequest, response: StoredResponse, rateLimit: RateLimitStatus?) async -> PaymentOutcome {
-        let cause: UnknownOutcome.Cause
-        do {
-            switch try await store.confirmReplay(request) {
-            case .confirmed: return .replayed(response, rateLimit: rateLimit)
-            case .notReplicated(let shortfall): cause = .notReplicated(shortfall)
-            case .gone: cause = .recordUnconfirmed("the replayed record is gone")
+            step(flow, begun, on: loop, answer) { $0.begun($1.mapError(PortError.init)) }
+        case .confirmReplay:
+            step(flow, store.confirmReplay(request, on: loop), on: loop, answer) { $0.replayConfirmed($1.mapError(PortError.init)) }
+        case .charge(let charge, let lease):
+            step(flow, keptAlive(charge, lease: lease, holdsQuorumLock: flow.holdsQuorumLock, on: loop), on: loop, answer) { flow, result in
+                flow.charged((try? result.get()) ?? .unknown("the processor's answer was cut short"))
             }
-        } catch {
-            cause = .recordUnconfirmed("replicas of the replayed record: \(error)")
-        }
-        // Only here is the payment id needed (the stored body of a replay carries its own):
-        // the HMAC stays off the path of every confirmed replay.
-        return .outcomeUnknown(UnknownOutcome(cause, paymentID: PaymentIdentity(for: request, secret: settings.identitySecret).paymentID))
-    }
-
-    /// One attempt at the processor under `lease`. `redrive`: an earlier attempt's outcome
-    /// is unknown, so this one's "nothing charged" says nothing of the payment.
-    private func execute(
-        _ request: PaymentRequest, lease: Lease, identity: PaymentIdentity, redrive: Bool, quorumLock: HeldQuorumLock?, rateLimit: RateLimitStatus?
-    ) async -> PaymentOutcome {
-        let charge = ProcessorCharge(request: request, identity: identity, fence: lease.fence)
-        let processor = self.processor
-        let result = await withLeaseKept(request, lease: lease, quorumLock: quorumLock) { await processor.charge(charge) }
-
-        let response: StoredResponse
-        let ledgerCharge: LedgerCharge?
-        switch result {
-        case .charged(let chargeID):
-            (response, ledgerCharge) = PaymentReceipt.completion(of: request, identity: identity, chargeID: chargeID)
-        case .declined(let code, let message):
-            let decline = PaymentDecline(paymentID: identity.paymentID, request: request, code: code, message: message)
-            (response, ledgerCharge) = (StoredResponse(status: PaymentDecline.status, body: decline.json), nil)
-        case .busy(let retryAfter):
-            // Another attempt with this processor key is still at the processor (one whose
-            // lease ran out): this one charged nothing, that one may charge. Keep the
-            // payment as unknown, lease released: the client's retry, after it, finds the
-            // answer, and if no client comes back the reconciler does.
-            _ = await markUnknown(request, lease: lease, identity: identity)
-            return .inFlight(retryAfterMilliseconds: retryAfter)
-        case .failed(let message):
-            // This attempt charged nothing. After a re-drive an earlier one may have: the
-            // record goes back to unknown (abort does that) and the answer says unknown.
-            let released = (try? await store.abort(request, lease: lease)) ?? false
-            guard !redrive else {
-                let reason = "\(message); an earlier attempt's outcome is still unknown"
-                return .outcomeUnknown(UnknownOutcome(.processor(reason, recorded: released), paymentID: identity.paymentID))
+        case .complete(let lease, let response, let charge, let identity):
+            let completed = store.complete(
+                request, lease: lease, response: response, charge: charge, identity: identity, retention: settings.retention, on: loop
+            )
+            step(flow, completed, on: loop, answer) { $0.completed($1.mapError(PortError.init)) }
+        case .markUnknown(let lease, let identity, let followUp):
+            let marked = store.markUnknown(request, lease: lease, identity: identity, retention: settings.retention, followUp: followUp, on: loop)
+            step(flow, marked, on: loop, answer) { $0.markedUnknown((try? $1.get()) ?? false) }
+        case .abort(let lease):
+            step(flow, store.abort(request, lease: lease, on: loop), on: loop, answer) { $0.aborted((try? $1.get()) ?? false) }
+        case .finish(let outcome, let abandon):
+            if abandon {
+                // Not awaited; on the same connection it runs after the `begin` it follows.
+                store.abandon(request, owner: flow.owner, on: loop).whenComplete { _ in }
             }
-            // If Redis is gone the record expires with its lease instead, and the answer says so.
-            return .processorFailed(message, keyReleased: released)
-        case .unknown(let message):
-            // It may have charged: the record stays, unknown, for the retry and the reconciler.
-            let recorded = await markUnknown(request, lease: lease, identity: identity)
-            return .outcomeUnknown(UnknownOutcome(.processor(message, recorded: recorded), paymentID: identity.paymentID))
-        }
-
-        // No check of a quorum lock's validity here: after the processor answered, the
-        // store's owner and fence check decides whether this attempt may record it, not
-        // the clock (a charge confirmed by the processor is never thrown away unasked).
-        do {
-            switch try await store.complete(
-                request, lease: lease, response: response, charge: ledgerCharge, identity: identity, retention: settings.retention
-            ) {
-            case .committed:
-                return ledgerCharge != nil ? .succeeded(response, rateLimit: rateLimit) : .declined(response, rateLimit: rateLimit)
-            case .notReplicated(let shortfall):
-                return .outcomeUnknown(UnknownOutcome(.notReplicated(shortfall), paymentID: identity.paymentID))
-            case .leaseLost:
-                return .leaseLost
+            guard flow.holdsQuorumLock, let keyLock else {
+                answer.succeed(outcome)
+                return
             }
-        } catch {
-            // Unknown whether it committed. If it did not, the record is still ours: make
-            // it unknown (a done record is left alone). A retry replays if it committed.
-            _ = await markUnknown(request, lease: lease, identity: identity)
-            return .outcomeUnknown(UnknownOutcome(.recordUnconfirmed("\(error)"), paymentID: identity.paymentID))
+            let owner = flow.owner
+            loop.makeFutureWithTask { await keyLock.release(request, owner: owner) }.whenComplete { _ in answer.succeed(outcome) }
         }
     }
 
-    /// Keeps the record as unknown for the retry and the reconciler; false when that
-    /// could not be written (Redis failed, or the lease was lost).
-    private func markUnknown(_ request: PaymentRequest, lease: Lease, identity: PaymentIdentity) async -> Bool {
-        let followUp = UnknownFollowUp.recheck(after: settings.reconcileDelay, attempts: nil)
-        return (try? await store.markUnknown(request, lease: lease, identity: identity, retention: settings.retention, followUp: followUp)) ?? false
+    /// Once `future` completes, runs the flow on, on `loop`, with what `advance` makes of it.
+    private func step<Answer: Sendable>(
+        _ flow: PaymentFlow, _ future: EventLoopFuture<Answer>, on loop: any EventLoop, _ answer: EventLoopPromise<PaymentOutcome>,
+        _ advance: @escaping @Sendable (inout PaymentFlow, Result<Answer, any Error>) -> PaymentFlow.Action
+    ) {
+        future.hop(to: loop).whenComplete { result in
+            var flow = flow
+            let action = advance(&flow, result)
+            self.run(flow, action, on: loop, answering: answer)
+        }
     }
 
-    /// Runs `work` while a watchdog pushes the lease (and the quorum lock, if any)
-    /// forward every third of it, for at most `maximumWork`: then the work is cancelled
-    /// and the attempt's answer is unknown, so no processor can hold a key for longer.
-    private func withLeaseKept(
-        _ request: PaymentRequest, lease: Lease, quorumLock: HeldQuorumLock?, _ work: @escaping @Sendable () async -> ProcessorResult
-    ) async -> ProcessorResult {
-        let bounded: @Sendable () async -> ProcessorResult
+    /// The processor's answer to `charge`, while a watchdog on `loop`'s scheduled tasks
+    /// pushes the lease (and the quorum lock, if held) forward every third of it; for at
+    /// most `maximumWork`: then the answer is unknown, so no processor can hold a key for
+    /// longer. Whichever comes first answers; the other is ignored.
+    private func keptAlive(_ charge: ProcessorCharge, lease: Lease, holdsQuorumLock: Bool, on loop: any EventLoop) -> EventLoopFuture<ProcessorResult> {
+        let answer = FirstAnswer<ProcessorResult>(on: loop)
+        processor.charge(charge, on: loop).hop(to: loop).whenComplete { result in
+            answer.give((try? result.get()) ?? .unknown("the processor's answer was cut short"))
+        }
         if let maximumWork = settings.maximumWork {
-            bounded = {
-                await firstWithin(maximumWork, otherwise: { .unknown("no answer within the work limit of \(maximumWork)") }) { await work() }
+            let limit = loop.scheduleTask(in: TimeAmount(maximumWork)) {
+                answer.give(.unknown("no answer within the work limit of \(maximumWork)"))
             }
-        } else {
-            bounded = work
+            answer.future.whenComplete { _ in limit.cancel() }
         }
-        guard settings.watchdog else { return await bounded() }
-        let store = self.store
-        let leaseDuration = settings.lease
-        let watchdog = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: leaseDuration / 3)
-                guard !Task.isCancelled else { return }
-                // No majority for the quorum lock: stop; the work is given up once it ends.
-                if let quorumLock, await !quorumLock.extend(to: leaseDuration) { return }
+        guard settings.watchdog else { return answer.future }
+        let request = charge.request
+        let (store, keyLock, leaseDuration) = (self.store, self.keyLock, settings.lease)
+        let interval = TimeAmount(leaseDuration / 3)
+        let watchdog = loop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { task -> EventLoopFuture<Void> in
+            // No majority for the quorum lock: stop; the work is given up once it ends.
+            let quorum: EventLoopFuture<Bool>
+            if holdsQuorumLock, let keyLock {
+                quorum = loop.makeFutureWithTask { await keyLock.extend(request, owner: lease.owner, ttl: leaseDuration) != nil }
+            } else {
+                quorum = loop.makeSucceededFuture(true)
+            }
+            return quorum.flatMap { extended -> EventLoopFuture<Bool> in
+                guard extended else { return loop.makeSucceededFuture(false) }
                 // A failed extension is not fatal here: `complete` checks the lease.
-                if (try? await store.extend(request, lease: lease, to: leaseDuration)) == false { return }
+                return store.extend(request, lease: lease, to: leaseDuration, on: loop).recover { _ in true }
+            }.map { keep in
+                if !keep { task.cancel() }
             }
         }
-        defer { watchdog.cancel() }
-        return await bounded()
+        answer.future.whenComplete { _ in watchdog.cancel() }
+        return answer.future
     }
 
+    /// A lease owner's token: unique, not secret (it never leaves the server).
     public static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<2).map { _ in generator.next() as UInt64 }.flatMap { word in
-            (0..<8).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) }
-        }.hexString
+        UniqueToken.next()
     }
 
     public static func timestamp() -> String {
-        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date.now)
+        Timestamp.now()
     }
 }
 
-/// A quorum lock this request holds, and until when it may assume so.
-final class HeldQuorumLock: Sendable {
-    private let lock: any KeyLock
-    private let request: PaymentRequest
-    private let owner: String
-    private let validUntil: Mutex<ContinuousClock.Instant>
+/// The first of several answers, on one loop; later ones are dropped.
+private final class FirstAnswer<Value: Sendable>: Sendable {
+    private let promise: EventLoopPromise<Value>
+    private let given: NIOLoopBoundBox<Bool>
 
-    init(lock: any KeyLock, request: PaymentRequest, owner: String, validity: Duration) {
-        self.lock = lock
-        self.request = request
-        self.owner = owner
-        self.validUntil = Mutex(.now + validity)
+    init(on loop: any EventLoop) {
+        promise = loop.makePromise()
+        given = NIOLoopBoundBox(false, eventLoop: loop)
     }
 
-    /// Extends the lock on a majority; false when that failed (the validity stays as it was).
-    func extend(to ttl: Duration) async -> Bool {
-        guard let validity = await lock.extend(request, owner: owner, ttl: ttl) else { return false }
-        let end = ContinuousClock.now + validity
-        validUntil.withLock { $0 = max($0, end) }
-        return true
+    var future: EventLoopFuture<Value> { promise.futureResult }
+
+    /// Called on the loop only.
+    func give(_ value: Value) {
+        guard !given.value else { return }
+        given.value = true
+        promise.succeed(value)
     }
 }

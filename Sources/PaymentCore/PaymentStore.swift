@@ -1,5 +1,7 @@
 /// The ports of the payment flow. Implementations do I/O (Redis); the flow does not.
 
+import NIOCore
+
 /// Proof of holding a key's lock: the random owner token and the fencing token handed
 /// out when the lock was taken. A write that carries a stale pair is refused.
 ///
@@ -149,6 +151,25 @@ public protocol IdempotencyStore: Sendable {
     func extend(_ request: PaymentRequest, lease: Lease, to duration: Duration) async throws -> Bool
     /// The user's count and totals and the charges in `window`, read at one instant.
     func ledger(for user: UserID, tenant: Tenant?, charges window: ChargeWindow) async throws -> Ledger
+
+    // The payment's steps on an event loop: the same steps, as futures that complete on
+    // `eventLoop`. The defaults (PaymentPorts+EventLoop.swift) run the async methods in
+    // a task; a store that can answer on the loop itself (Redis) implements these, and
+    // its async methods wait for them.
+    func begin(
+        _ request: PaymentRequest, owner: String, lease: Duration, retention: Duration, rateLimit: RateLimitPolicy?, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<BeginResult>
+    func complete(
+        _ request: PaymentRequest, lease: Lease, response: StoredResponse, charge: LedgerCharge?, identity: PaymentIdentity, retention: Duration,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<CompleteResult>
+    func markUnknown(
+        _ request: PaymentRequest, lease: Lease, identity: PaymentIdentity, retention: Duration, followUp: UnknownFollowUp, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<Bool>
+    func confirmReplay(_ request: PaymentRequest, on eventLoop: any EventLoop) -> EventLoopFuture<ReplayCheck>
+    func abort(_ request: PaymentRequest, lease: Lease, on eventLoop: any EventLoop) -> EventLoopFuture<Bool>
+    func abandon(_ request: PaymentRequest, owner: String, on eventLoop: any EventLoop) -> EventLoopFuture<Void>
+    func extend(_ request: PaymentRequest, lease: Lease, to duration: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<Bool>
 }
 
 extension IdempotencyStore {
@@ -182,4 +203,6 @@ public enum UnknownFollowUp: Sendable, Hashable {
 public protocol RateLimiter: Sendable {
     var policy: RateLimitPolicy { get }
     func acquire() async throws -> RateLimitDecision
+    /// The same on an event loop (the default runs `acquire()` in a task).
+    func acquire(on eventLoop: any EventLoop) -> EventLoopFuture<RateLimitDecision>
 }

@@ -1,3 +1,4 @@
+import NIOCore
 import PaymentCore
 
 /// Stands in for a card network: waits `latency`, then fails with probability
@@ -22,15 +23,24 @@ public struct SimulatedProcessor: PaymentProcessor {
                 return .failed("processing was cancelled")
             }
         }
-        if random() < failureRate {
+        return answer()
+    }
+
+    /// On the loop: at once, or after `latency` on the loop's timer (no task).
+    public func charge(_ charge: ProcessorCharge, on eventLoop: any EventLoop) -> EventLoopFuture<ProcessorResult> {
+        guard latency > .zero else { return eventLoop.makeSucceededFuture(answer()) }
+        return eventLoop.scheduleTask(in: TimeAmount(latency)) { self.answer() }.futureResult
+    }
+
+    /// No random draw at a failure rate of 0 (the default, and every benchmark's): it
+    /// could never fail, and a draw costs a `getrandom` call.
+    private func answer() -> ProcessorResult {
+        if failureRate > 0, random() < failureRate {
             return .failed("simulated transient processor failure")
         }
         return .charged(chargeID: nil)
     }
 
-    /// It keeps no record of its charges, so it cannot say; it never leaves an outcome
-    /// unknown either (it fails knowing it charged nothing), so only a lost `complete`
-    /// reply asks it, and such a record stays unknown until its client retries.
     public func lookup(processorKey: String) async -> ProcessorLookup {
         .unknown("the simulated processor keeps no record of its charges")
     }

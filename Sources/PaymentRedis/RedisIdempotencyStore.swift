@@ -15,8 +15,17 @@ public struct RedisIdempotencyStore: IdempotencyStore {
         self.acknowledgement = acknowledgement
     }
 
+    // The payment's steps are written once, as futures on the caller's event loop (the
+    // server's fast path); the async methods wait for them.
+
     public func begin(_ request: PaymentRequest, owner: String, lease: Duration, retention: Duration, rateLimit: RateLimitPolicy?) async throws -> BeginResult {
-        let reply = try await client.evaluate(
+        try await begin(request, owner: owner, lease: lease, retention: retention, rateLimit: rateLimit, on: client.eventLoopGroup.any()).get()
+    }
+
+    public func begin(
+        _ request: PaymentRequest, owner: String, lease: Duration, retention: Duration, rateLimit: RateLimitPolicy?, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<BeginResult> {
+        client.evaluate(
             PaymentScripts.begin,
             keys: [
                 .string(keys.idempotency(request)), .string(keys.bucket(request.userID, tenant: request.tenant)),
@@ -26,8 +35,13 @@ public struct RedisIdempotencyStore: IdempotencyStore {
                 .string(request.fingerprint), .string(owner), .integer(lease.milliseconds),
                 .integer(rateLimit?.capacity ?? 0), .integer(rateLimit?.refillPerSecond ?? 0),
                 .integer(max(1, Int(retention.components.seconds))),
-            ]
-        )
+            ],
+            on: eventLoop
+        ) { reply in try Self.begun(reply, owner: owner, rateLimit: rateLimit) }
+    }
+
+    /// What `begin`'s reply says.
+    private static func begun(_ reply: RESPValue, owner: String, rateLimit: RateLimitPolicy?) throws -> BeginResult {
         guard let fields = reply.array, let kind = fields.first?.string else { throw Self.unexpected("begin", reply) }
         func int(_ index: Int) throws -> Int {
             guard index < fields.count, let value = fields[index].int else { throw Self.unexpected("begin", reply) }
@@ -64,7 +78,16 @@ public struct RedisIdempotencyStore: IdempotencyStore {
     public func complete(
         _ request: PaymentRequest, lease: Lease, response: StoredResponse, charge: LedgerCharge?, identity: PaymentIdentity, retention: Duration
     ) async throws -> CompleteResult {
-        let (reply, shortfall) = try await evaluateAcknowledged(
+        try await complete(
+            request, lease: lease, response: response, charge: charge, identity: identity, retention: retention, on: client.eventLoopGroup.any()
+        ).get()
+    }
+
+    public func complete(
+        _ request: PaymentRequest, lease: Lease, response: StoredResponse, charge: LedgerCharge?, identity: PaymentIdentity, retention: Duration,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<CompleteResult> {
+        evaluateAcknowledged(
             PaymentScripts.complete,
             keys: [
                 .string(keys.idempotency(request)), .string(keys.ledger(request.userID, tenant: request.tenant)),
@@ -75,12 +98,14 @@ public struct RedisIdempotencyStore: IdempotencyStore {
                 .integer(Int(retention.components.seconds)), .string(request.currency.code), .integer(Int(request.amountMinor)),
                 .string(charge?.paymentID ?? ""), .string(request.idempotencyKey.value), .string(charge?.chargeID ?? ""),
                 .string(Self.unknownMember(request, identity)),
-            ]
-        )
-        switch reply {
-        case .integer(1): return shortfall.map(CompleteResult.notReplicated) ?? .committed
-        case .integer(0): return .leaseLost
-        default: throw Self.unexpected("complete", reply)
+            ],
+            on: eventLoop
+        ) { reply, shortfall in
+            switch reply {
+            case .integer(1): return shortfall.map(CompleteResult.notReplicated) ?? .committed
+            case .integer(0): return .leaseLost
+            default: throw Self.unexpected("complete", reply)
+            }
         }
     }
 
@@ -120,57 +145,78 @@ public struct RedisIdempotencyStore: IdempotencyStore {
     }
 
     public func confirmReplay(_ request: PaymentRequest) async throws -> ReplayCheck {
-        guard acknowledgement != nil else { return .confirmed }
-        let (reply, shortfall) = try await evaluateAcknowledged(
-            PaymentScripts.confirmReplay, keys: [.string(keys.idempotency(request))], arguments: []
-        )
-        switch reply {
-        case .integer(1): return shortfall.map(ReplayCheck.notReplicated) ?? .confirmed
-        case .integer(0): return .gone
-        default: throw Self.unexpected("confirm replay", reply)
+        try await confirmReplay(request, on: client.eventLoopGroup.any()).get()
+    }
+
+    public func confirmReplay(_ request: PaymentRequest, on eventLoop: any EventLoop) -> EventLoopFuture<ReplayCheck> {
+        guard acknowledgement != nil else { return eventLoop.makeSucceededFuture(.confirmed) }
+        return evaluateAcknowledged(
+            PaymentScripts.confirmReplay, keys: [.string(keys.idempotency(request))], arguments: [], on: eventLoop
+        ) { reply, shortfall in
+            switch reply {
+            case .integer(1): return shortfall.map(ReplayCheck.notReplicated) ?? .confirmed
+            case .integer(0): return .gone
+            default: throw Self.unexpected("confirm replay", reply)
+            }
         }
     }
 
     /// A script, and with replicas required its WAIT on the acknowledgement client; the
-    /// shortfall when fewer replicas than required acknowledged it in time.
-    private func evaluateAcknowledged(
-        _ script: RedisScript, keys: [RESPArgument], arguments: [RESPArgument]
-    ) async throws -> (RESPValue, ReplicaShortfall?) {
+    /// shortfall when fewer replicas than required acknowledged it in time. WAIT runs on
+    /// the acknowledgement client's own connections, in a task.
+    private func evaluateAcknowledged<Value: Sendable>(
+        _ script: RedisScript, keys: [RESPArgument], arguments: [RESPArgument], on eventLoop: any EventLoop,
+        decode: @escaping @Sendable (RESPValue, ReplicaShortfall?) throws -> Value
+    ) -> EventLoopFuture<Value> {
         guard let acknowledgement else {
-            return (try await client.evaluate(script, keys: keys, arguments: arguments), nil)
+            return client.evaluate(script, keys: keys, arguments: arguments, on: eventLoop) { try decode($0, nil) }
         }
-        let (reply, acknowledged) = try await acknowledgement.client.evaluate(
-            script, keys: keys, arguments: arguments, waitingFor: acknowledgement.replicas, timeout: acknowledgement.timeout
-        )
-        guard acknowledged < acknowledgement.replicas else { return (reply, nil) }
-        return (reply, ReplicaShortfall(acknowledged: acknowledged, required: acknowledgement.replicas))
+        return eventLoop.makeFutureWithTask {
+            let (reply, acknowledged) = try await acknowledgement.client.evaluate(
+                script, keys: keys, arguments: arguments, waitingFor: acknowledgement.replicas, timeout: acknowledgement.timeout
+            )
+            guard acknowledged < acknowledgement.replicas else { return try decode(reply, nil) }
+            return try decode(reply, ReplicaShortfall(acknowledged: acknowledged, required: acknowledgement.replicas))
+        }
     }
 
     @discardableResult
     public func abort(_ request: PaymentRequest, lease: Lease) async throws -> Bool {
-        try await abort(request, owner: lease.owner, fence: .integer(Int(lease.fence)))
+        try await abort(request, lease: lease, on: client.eventLoopGroup.any()).get()
+    }
+
+    public func abort(_ request: PaymentRequest, lease: Lease, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
+        abort(request, owner: lease.owner, fence: .integer(Int(lease.fence)), on: eventLoop)
     }
 
     public func abandon(_ request: PaymentRequest, owner: String) async throws {
-        try await abort(request, owner: owner, fence: .string(""))
+        try await abandon(request, owner: owner, on: client.eventLoopGroup.any()).get()
     }
 
-    private func abort(_ request: PaymentRequest, owner: String, fence: RESPArgument) async throws -> Bool {
-        let reply = try await client.evaluate(
+    public func abandon(_ request: PaymentRequest, owner: String, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        abort(request, owner: owner, fence: .string(""), on: eventLoop).map { _ in }
+    }
+
+    private func abort(_ request: PaymentRequest, owner: String, fence: RESPArgument, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
+        client.evaluate(
             PaymentScripts.abort,
             keys: [.string(keys.idempotency(request))],
-            arguments: [.string(owner), fence]
-        )
-        return reply == .integer(1)
+            arguments: [.string(owner), fence],
+            on: eventLoop
+        ) { $0 == .integer(1) }
     }
 
     public func extend(_ request: PaymentRequest, lease: Lease, to duration: Duration) async throws -> Bool {
-        let reply = try await client.evaluate(
+        try await extend(request, lease: lease, to: duration, on: client.eventLoopGroup.any()).get()
+    }
+
+    public func extend(_ request: PaymentRequest, lease: Lease, to duration: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
+        client.evaluate(
             PaymentScripts.extend,
             keys: [.string(keys.idempotency(request))],
-            arguments: [.string(lease.owner), .integer(Int(lease.fence)), .integer(duration.milliseconds)]
-        )
-        return reply == .integer(1)
+            arguments: [.string(lease.owner), .integer(Int(lease.fence)), .integer(duration.milliseconds)],
+            on: eventLoop
+        ) { $0 == .integer(1) }
     }
 
     static func unexpected(_ step: String, _ reply: RESPValue) -> RedisClientError {

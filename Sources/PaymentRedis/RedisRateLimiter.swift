@@ -1,3 +1,4 @@
+import NIOCore
 import PaymentCore
 import RedisClient
 
@@ -14,15 +15,21 @@ public struct RedisRateLimiter: RateLimiter {
     }
 
     public func acquire() async throws -> RateLimitDecision {
-        let reply = try await client.evaluate(
+        try await acquire(on: client.eventLoopGroup.any()).get()
+    }
+
+    public func acquire(on eventLoop: any EventLoop) -> EventLoopFuture<RateLimitDecision> {
+        client.evaluate(
             PaymentScripts.tokenBucket,
             keys: [.string(key)],
-            arguments: [.integer(policy.capacity), .integer(policy.refillPerSecond)]
-        )
-        guard let fields = reply.array?.compactMap(\.int), fields.count == 4 else {
-            throw RedisIdempotencyStore.unexpected("token bucket", reply)
+            arguments: [.integer(policy.capacity), .integer(policy.refillPerSecond)],
+            on: eventLoop
+        ) { [policy] reply in
+            guard let fields = reply.array?.compactMap(\.int), fields.count == 4 else {
+                throw RedisIdempotencyStore.unexpected("token bucket", reply)
+            }
+            let status = RateLimitStatus(policy: policy, remaining: fields[1], resetMilliseconds: fields[3])
+            return fields[0] == 1 ? .allowed(status) : .limited(status, retryAfterMilliseconds: fields[2])
         }
-        let status = RateLimitStatus(policy: policy, remaining: fields[1], resetMilliseconds: fields[3])
-        return fields[0] == 1 ? .allowed(status) : .limited(status, retryAfterMilliseconds: fields[2])
     }
 }

@@ -13,13 +13,16 @@ import ServiceLifecycle
 /// application stops taking requests before Redis goes away.
 public final class RedisClient: Sendable {
     public let configuration: RedisClientConfiguration
-    private let routing: Routing
+    let routing: Routing
     private let metrics: RedisMetrics
+    /// The loops of this client's connections: a caller on one of them is served by a
+    /// connection of its own loop.
+    public let eventLoopGroup: any EventLoopGroup
     /// Cluster mode only: masters that failed the last `onEveryNode` round, for alerts.
     private let unavailableMasters: Gauge?
     private let logger: Logger
 
-    private enum Routing: Sendable {
+    enum Routing: Sendable {
         case standalone(RedisNode)
         case cluster(ClusterRouter)
     }
@@ -33,6 +36,7 @@ public final class RedisClient: Sendable {
         try configuration.validate()
         self.configuration = configuration
         self.metrics = RedisMetrics(factory: metricsFactory)
+        self.eventLoopGroup = eventLoopGroup
         var logger = logger
         logger[metadataKey: "redis.node"] = "\(configuration.url.host):\(configuration.url.port)"
         self.logger = logger
@@ -79,11 +83,11 @@ public final class RedisClient: Sendable {
     /// Sends one command; in cluster mode to the master of `routingKey`'s slot (any master
     /// without one). An error reply from Redis is thrown as a `.server` error.
     public func send(_ command: RedisCommand, routingKey: RESPArgument? = nil) async throws(RedisClientError) -> RESPValue {
-        try await recorded(command) {
-            switch routing {
-            case .standalone(let node): try await node.send(command)
-            case .cluster(let router): try await router.send(command, key: routingKey?.bytes)
-            }
+        switch routing {
+        case .standalone:
+            return try await Self.awaited(send(command, routingKey: routingKey, on: eventLoopGroup.any()))
+        case .cluster(let router):
+            return try await recorded(command) { try await router.send(command, key: routingKey?.bytes) }
         }
     }
 
@@ -91,10 +95,23 @@ public final class RedisClient: Sendable {
     /// reply becomes a thrown `.server` error.
     private func recorded(_ command: RedisCommand, _ exchange: () async throws -> RESPValue) async throws(RedisClientError) -> RESPValue {
         let start = ContinuousClock.now
-        let reply: RESPValue
+        let result: Result<RESPValue, any Error>
         do {
-            reply = try await exchange()
+            result = .success(try await exchange())
         } catch {
+            result = .failure(error)
+        }
+        return try record(result, of: command, since: start)
+    }
+
+    /// The bookkeeping of one finished exchange, async or on a future: the duration by
+    /// command, errors by kind; an error reply becomes a thrown `.server` error.
+    func record(_ result: Result<RESPValue, any Error>, of command: RedisCommand, since start: ContinuousClock.Instant) throws(RedisClientError) -> RESPValue {
+        let reply: RESPValue
+        switch result {
+        case .success(let value):
+            reply = value
+        case .failure(let error):
             let error = error as? RedisClientError ?? RedisClientError(.connection, "\(error)")
             metrics.recordError(error.kind)
             throw error
@@ -105,6 +122,15 @@ public final class RedisClient: Sendable {
             throw RedisClientError(.server, message)
         }
         return reply
+    }
+
+    /// A future's value with the client's own error type.
+    static func awaited<Value: Sendable>(_ future: EventLoopFuture<Value>) async throws(RedisClientError) -> Value {
+        do {
+            return try await future.get()
+        } catch {
+            throw error as? RedisClientError ?? RedisClientError(.connection, "\(error)")
+        }
     }
 
     public func send(_ name: String, _ arguments: RESPArgument...) async throws(RedisClientError) -> RESPValue {
@@ -182,12 +208,7 @@ public final class RedisClient: Sendable {
         if case .cluster(let router) = routing {
             return try await recorded(command) { try await router.send(command, key: keys.first?.bytes, script: script) }
         }
-        do {
-            return try await send(command, routingKey: keys.first)
-        } catch where error.serverErrorCode == "NOSCRIPT" {
-            try await load(script, routingKey: keys.first)
-            return try await send(command, routingKey: keys.first)
-        }
+        return try await Self.awaited(evaluate(script, keys: keys, arguments: arguments, on: eventLoopGroup.any()))
     }
 
     /// Runs a script as `evaluate` does, then `WAIT replicas timeout` on the same

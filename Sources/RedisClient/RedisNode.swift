@@ -41,6 +41,12 @@ final class RedisNode: Sendable {
     }
 
     /// The raw reply: an error reply is a value here, the client decides what it means.
+    /// The future completes on the connection's loop: the caller's own, when it runs on
+    /// one of this node's loops.
+    func submit(_ command: RedisCommand) -> EventLoopFuture<RESPValue> {
+        slot.send(command)
+    }
+
     func send(_ command: RedisCommand) async throws -> RESPValue {
         try await slot.send(command).get()
     }

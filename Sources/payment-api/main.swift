@@ -44,5 +44,13 @@ var groupConfiguration = ServiceGroupConfiguration(
     logger: logger
 )
 groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownDrain + .seconds(15)
-try await ServiceGroup(configuration: groupConfiguration).run()
+do {
+    try await ServiceGroup(configuration: groupConfiguration).run()
+} catch {
+    logger.error("stopped on an error", metadata: ["error": "\(error)"])
+    // Log lines are written by a thread of their own: write the last ones before exiting.
+    JSONLogHandler.flush()
+    exit(1)
+}
 logger.info("stopped")
+JSONLogHandler.flush()

@@ -8,8 +8,9 @@ import RedisClient
 import RedisTestSupport
 import Testing
 
-/// Builds the real application against the suite's redis-server (or `redisURL`), with
-/// defaults that keep tests deterministic: no simulated failures, no rate limits.
+/// Builds the real application against the suite's redis-server (or `redisURL`), served
+/// on a loopback port, with defaults that keep tests deterministic: no simulated
+/// failures, no rate limits.
 func withApp(
     redisURL: String? = nil,
     watchdog: Bool = true,
@@ -23,11 +24,15 @@ func withApp(
     // The reconciler's queue is one per Redis: the apps of concurrent tests would resolve
     // each other's payments against their own processors. A test that wants it sets it.
     configuration.reconcileInterval = .seconds(3_600)
+    // Over a real socket: `POST /pay` and the probes are served by the channel handler,
+    // which only a live server has.
+    configuration.httpHost = "127.0.0.1"
+    configuration.httpPort = 0
     configure(&configuration)
     var logger = Logger(label: "payment-api-test")
     logger.logLevel = .critical
     let app = try buildApplication(configuration: configuration, readiness: Readiness(), logger: logger, watchdog: watchdog)
-    try await app.test(.router, test)
+    try await app.test(.live, test)
 }
 
 /// A user id no other test uses.
@@ -58,13 +63,43 @@ extension TestClientProtocol {
     }
 }
 
-extension TestResponse {
+extension TestClientProtocol {
+    /// `POST /pay` on a connection of its own. A live client sends its requests on one
+    /// connection, answered one after the other: a request meant to overlap another (a
+    /// herd, a second attempt while the first holds the key) needs its own.
+    func payOnItsOwnConnection(_ body: ByteBuffer) async throws -> TestClient.Response {
+        guard let port else { throw TestSetupError("the test client has no port: is it live?") }
+        return try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            try await client.execute(
+                TestClient.Request("/pay", method: .post, authority: "localhost", headers: [.contentType: "application/json"], body: body)
+            )
+        }
+    }
+}
+
+struct TestSetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A response as the checks read it, from the live client or from a client of its own.
+protocol TestAnswer {
+    var status: HTTPResponse.Status { get }
+    var headers: HTTPFields { get }
+    var text: String { get }
+}
+
+extension TestResponse: TestAnswer {
     var text: String { String(buffer: body) }
+}
+
+extension TestClient.Response: TestAnswer {
+    var text: String { body.map { String(buffer: $0) } ?? "" }
 }
 
 /// Checks that a response is a problem+json document with this status and type.
 func expectProblem(
-    _ response: TestResponse,
+    _ response: some TestAnswer,
     _ status: HTTPResponse.Status,
     type: String,
     detailContains: String? = nil,

@@ -26,16 +26,14 @@ struct ConfigurationTests {
         #expect(configuration.maxBodyBytes == 16_384)
         #expect(configuration.maxInflightRequests == 1_024)
         #expect(configuration.shutdownDrain == .seconds(5))
-        #expect(configuration.httpExecutor == .pool)
     }
 
     @Test func valuesAreRead() throws {
         let configuration = try configuration([
             "HTTP_PORT": "9000", "REDIS_URL": "redis://:urlpass@cache:6380/2", "REDIS_PASSWORD": "secretpass",
             "RATE_LIMIT_CAPACITY": "0", "GLOBAL_RATE_LIMIT_CAPACITY": "100", "GLOBAL_RATE_LIMIT_REFILL_PER_SECOND": "50",
-            "PAYMENT_FAILURE_RATE": "0", "LOG_FORMAT": "text", "HTTP_EXECUTOR": "event-loop",
+            "PAYMENT_FAILURE_RATE": "0", "LOG_FORMAT": "text",
         ])
-        #expect(configuration.httpExecutor == .eventLoop)
         #expect(configuration.httpPort == 9000)
         #expect(configuration.redis.store.url.password == "secretpass")
         #expect(configuration.redis.store.url.database == 2)
@@ -88,7 +86,6 @@ struct ConfigurationTests {
         ("RATE_LIMIT_REFILL_PER_SECOND", "0", "invalid configuration: RATE_LIMIT_REFILL_PER_SECOND must be at least 1 when RATE_LIMIT_CAPACITY is above 0"),
         ("REDIS_MODE", "sentinel", "invalid configuration: REDIS_MODE must be standalone or cluster, got \"sentinel\""),
         ("LOG_FORMAT", "xml", "invalid configuration: LOG_FORMAT must be json or text, got \"xml\""),
-        ("HTTP_EXECUTOR", "threads", "invalid configuration: HTTP_EXECUTOR must be event-loop or pool, got \"threads\""),
         ("LOG_LEVEL", "loud", "invalid configuration: LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, got \"loud\""),
         ("MAX_BODY_BYTES", "-1", "invalid configuration: MAX_BODY_BYTES must be an integer from 64 to 10485760, got \"-1\""),
         ("RECONCILE_DELAY_MS", "999", "invalid configuration: RECONCILE_DELAY_MS must be an integer from 1000 to 3600000, got \"999\""),

@@ -141,7 +141,7 @@ struct HTTPProcessorTests {
             configuration.processor?.timeout = .seconds(8)
         }) { client, double in
             let user = uniqueUser("http-takeover")
-            async let first = client.pay(payBody(user: user))
+            async let first = client.payOnItsOwnConnection(payBody(user: user))
             try await waitUntil(timeout: .seconds(10)) { double.snapshot().requests.total >= 1 }
             // Until the first lease ends our own lock answers 409; after it, the second
             // attempt reaches the processor, which answers 409: it is still charging.

@@ -10,10 +10,8 @@ import Testing
 @Suite("payment outcomes as responses")
 struct OutcomeResponseTests {
     private func answer(_ outcome: PaymentOutcome) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: String) {
-        let response = PaymentResponses.response(for: outcome, requestID: "req-1")
-        let collected = CollectedBody()
-        try await response.body.write(BodyCollector(into: collected))
-        return (response.status, response.headers, String(buffer: collected.buffer))
+        let answer = PaymentResponses.answer(for: outcome, requestID: "req-1")
+        return (answer.status, answer.headers, String(buffer: answer.body))
     }
 
     @Test(arguments: [
@@ -57,22 +55,4 @@ struct OutcomeResponseTests {
         #expect(headers[.retryAfter] == "1")
         #expect(body.contains(#""type":"/problems/in-flight""#))
     }
-}
-
-/// A response body's bytes, written by Hummingbird's own body writer protocol.
-private final class CollectedBody {
-    var buffer = ByteBuffer()
-}
-
-private struct BodyCollector: ResponseBodyWriter {
-    let collected: CollectedBody
-
-    init(into collected: CollectedBody) { self.collected = collected }
-
-    mutating func write(_ buffer: ByteBuffer) async throws {
-        var buffer = buffer
-        collected.buffer.writeBuffer(&buffer)
-    }
-
-    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }

@@ -81,7 +81,7 @@ struct StatusTableTests {
         try await withApp({ $0.paymentLatency = .milliseconds(3_000) }) { client in
             let user = uniqueUser("inflight")
             let body = payBody(user: user)
-            async let first = client.pay(body)
+            async let first = client.payOnItsOwnConnection(body)
             // The second request is sent once the first holds the key, not after a guess.
             try await withSuiteRedis { redis in
                 try await waitUntil { try await redis.send("EXISTS", .string("pay:{\(user)}:idem:key-1")) == .integer(1) }
@@ -98,7 +98,7 @@ struct StatusTableTests {
             let user = uniqueUser("herd")
             let body = payBody(user: user, amount: "7.77", key: "herd-key")
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-                for _ in 0..<100 { group.addTask { try await client.pay(body).status.code } }
+                for _ in 0..<100 { group.addTask { try await client.payOnItsOwnConnection(body).status.code } }
                 return try await group.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
             }
             #expect(Set(statuses.keys).isSubset(of: [200, 409]), "\(statuses)")
@@ -150,7 +150,7 @@ struct StatusTableTests {
             $0.maxInflightRequests = 1
             $0.paymentLatency = .milliseconds(3_000)
         }) { client in
-            async let first = client.pay(payBody(user: uniqueUser("cap1")))
+            async let first = client.payOnItsOwnConnection(payBody(user: uniqueUser("cap1")))
             // /metrics is exempt from the cap: it shows when the first request holds the slot.
             try await waitUntil {
                 let metrics = try await client.executeRequest(uri: "/metrics", method: .get, headers: [:], body: nil)

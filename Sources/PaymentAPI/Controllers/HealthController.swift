@@ -3,24 +3,13 @@ import PaymentCore
 import Prometheus
 import StrictJSON
 
-/// `/healthz` (liveness: never looks at Redis), `/readyz` (readiness) and `/metrics`.
+/// `/healthz` (liveness), `/readyz` (readiness) and `/metrics`.
 struct HealthController: Sendable {
-    let readiness: Readiness
     let registry: PrometheusCollectorRegistry
 
+    /// `/metrics` only: the probes are answered on the event loop (`FastRouteHandler`),
+    /// from `healthz` and `readyz` below.
     func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/healthz") { _, _ in
-            PaymentResponses.json(Array(#"{"status":"ok"}"#.utf8))
-        }
-        router.get("/readyz") { _, _ in
-            let state = readiness.state
-            var writer = JSONWriter()
-            writer.object { object in
-                object.field("status", string: state.isReady ? "ready" : "not_ready")
-                if let reason = state.reason { object.field("reason", string: reason) }
-            }
-            return PaymentResponses.json(writer.bytes, status: state.isReady ? .ok : .serviceUnavailable)
-        }
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok,
@@ -28,5 +17,18 @@ struct HealthController: Sendable {
                 body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
             )
         }
+    }
+
+    /// Liveness: never looks at Redis.
+    static let healthz = HTTPAnswer.json(Array(#"{"status":"ok"}"#.utf8))
+
+    static func readyz(_ readiness: Readiness) -> HTTPAnswer {
+        let state = readiness.state
+        var writer = JSONWriter()
+        writer.object { object in
+            object.field("status", string: state.isReady ? "ready" : "not_ready")
+            if let reason = state.reason { object.field("reason", string: reason) }
+        }
+        return HTTPAnswer.json(writer.bytes, status: state.isReady ? .ok : .serviceUnavailable)
     }
 }

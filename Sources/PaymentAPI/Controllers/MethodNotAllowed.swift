@@ -10,9 +10,10 @@ enum MethodNotAllowed {
 
     /// For every path the router has a route for, a 405 handler on each method it does
     /// not take: derived from the router's own routes, so a new route needs no entry here.
+    /// `servedBeside`: paths answered before the router (`FastRoutes`), with their methods.
     /// Call once, after every route is added.
-    static func addForEveryRoute(of router: Router<AppRequestContext>) {
-        var paths: [(path: RouterPath, methods: [HTTPRequest.Method])] = []
+    static func addForEveryRoute(of router: Router<AppRequestContext>, servedBeside: [(path: String, methods: [HTTPRequest.Method])] = []) {
+        var paths = servedBeside.map { (path: RouterPath($0.path), methods: $0.methods) }
         for route in router.routes {
             if let index = paths.firstIndex(where: { $0.path.description == route.path.description }) {
                 paths[index].methods.append(route.method)

@@ -5,57 +5,57 @@ import PaymentCore
 /// switch: a client's 409 or 503 is read here and nowhere else. Problems are written as
 /// problem+json with the request's id, as ProblemMiddleware writes every other error.
 enum PaymentResponses {
-    static func response(for outcome: PaymentOutcome, requestID: String) -> Response {
+    static func answer(for outcome: PaymentOutcome, requestID: String) -> HTTPAnswer {
         switch outcome {
         case .succeeded(let stored, let rateLimit):
-            return stored.response(rateLimit: rateLimit)
+            return stored.answer(rateLimit: rateLimit)
         case .declined(let stored, let rateLimit):
-            return stored.response(rateLimit: rateLimit)
+            return stored.answer(rateLimit: rateLimit)
         case .replayed(let stored, let rateLimit):
-            var response = stored.response(rateLimit: rateLimit)
-            response.headers[.idempotentReplayed] = "true"
-            return response
+            var answer = stored.answer(rateLimit: rateLimit)
+            answer.headers[.idempotentReplayed] = "true"
+            return answer
         case .inFlight(let retryAfter):
             return Problem(.conflict, slug: "in-flight", title: "Request in flight",
                            detail: "a request with this idempotency key is being processed; retry after it finishes",
                            headers: [.retryAfter: seconds(min(retryAfter, 1_000))])
-                .response(requestID: requestID)
+                .answer(requestID: requestID)
         case .fingerprintMismatch:
             return Problem(.unprocessableContent, slug: "idempotency-key-reused", title: "Idempotency key reused",
                            detail: "this idempotency key was already used with another amount or currency")
-                .response(requestID: requestID)
+                .answer(requestID: requestID)
         case .rateLimited(let status, let retryAfter):
             var headers = rateLimitHeaders(status)
             headers[.retryAfter] = seconds(retryAfter)
             return Problem(.tooManyRequests, slug: "rate-limited", title: "Too many requests",
                            detail: "the \(status.policy.name) rate limit of \(status.policy.capacity) requests is used up",
                            headers: headers)
-                .response(requestID: requestID)
+                .answer(requestID: requestID)
         case .processorFailed(let message, let keyReleased):
             let key = keyReleased
                 ? "the key was released, so a retry may succeed"
                 : "the key could not be released: it stays locked until its lease ends (a retry gets 409 until then)"
             return Problem(.internalServerError, slug: "processor-failed", title: "Payment processor failed",
                            detail: "\(message); this attempt charged nothing, no earlier attempt is in doubt, and \(key)")
-                .response(requestID: requestID)
+                .answer(requestID: requestID)
         case .replicasMissing(let shortfall):
             // Refused before the record was read: this request charged nothing, but an
             // earlier attempt with the key may have (an outcome-unknown): say only that.
             return Problem.unavailable("only \(shortfall.acknowledged) of the \(shortfall.required) Redis replicas required are in sync, "
                 + "so a payment could not be acknowledged; this request was refused before anything was read or charged "
                 + "(an earlier attempt with this key, if any, stays as it was); retry with the same key")
-                .response(requestID: requestID)
+                .answer(requestID: requestID)
         case .outcomeUnknown(let unknown):
-            return outcomeUnknown(unknown).response(requestID: requestID)
+            return outcomeUnknown(unknown).answer(requestID: requestID)
         case .leaseLost:
             // Not "nothing was charged": the processor was asked, with the payment's
             // processor key, which is what keeps the retry from charging twice.
             return Problem.unavailable("processing outlived its lock, so this attempt recorded nothing; retry with the same key: "
                 + "the processor is asked again with the same processor key, so it charges at most once")
-                .response(requestID: requestID)
+                .answer(requestID: requestID)
         case .unavailable:
             return Problem.unavailable("the idempotency store is unavailable; nothing was charged, retry with the same key")
-                .response(requestID: requestID)
+                .answer(requestID: requestID)
         }
     }
 
@@ -86,7 +86,7 @@ enum PaymentResponses {
     }
 
     static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        HTTPAnswer.json(bytes, status: status).response
     }
 
     /// draft-ietf-httpapi-ratelimit-headers: `RateLimit-Policy: "user";q=10;w=1` and
@@ -106,13 +106,13 @@ enum PaymentResponses {
 }
 
 extension StoredResponse {
-    func response(rateLimit: RateLimitStatus?) -> Response {
-        var response = PaymentResponses.json(body, status: HTTPResponse.Status(code: status))
+    func answer(rateLimit: RateLimitStatus?) -> HTTPAnswer {
+        var answer = HTTPAnswer.json(body, status: HTTPResponse.Status(code: status))
         // A stored decline is a problem document (PaymentDecline), like every error here.
-        if status >= 400 { response.headers[.contentType] = "application/problem+json" }
+        if status >= 400 { answer.headers[.contentType] = "application/problem+json" }
         if let rateLimit {
-            response.headers.append(contentsOf: PaymentResponses.rateLimitHeaders(rateLimit))
+            answer.headers.append(contentsOf: PaymentResponses.rateLimitHeaders(rateLimit))
         }
-        return response
+        return answer
     }
 }

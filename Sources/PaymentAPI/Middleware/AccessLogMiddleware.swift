@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import Logging
 
@@ -10,16 +11,25 @@ struct AccessLogMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
-        let level: Logger.Level = response.status.code >= 500 ? .warning : .debug
-        if context.logger.logLevel <= level {
-            context.logger.log(level: level, "request", metadata: [
-                "method": .string(request.method.rawValue),
-                "path": .string(request.uri.path),
-                "status": .stringConvertible(response.status.code),
-                "duration_ms": .stringConvertible((ContinuousClock.now - start).milliseconds),
-            ])
-        }
+        Self.log(context.logger, method: request.method, path: request.uri.path, status: response.status.code, since: start)
         return response
+    }
+
+    /// Server errors at warning, the rest at debug.
+    static func level(for status: Int) -> Logger.Level {
+        status >= 500 ? .warning : .debug
+    }
+
+    /// The line itself, for both paths (the event-loop handler calls it too).
+    static func log(_ logger: Logger, method: HTTPRequest.Method, path: String, status: Int, since start: ContinuousClock.Instant) {
+        let level = level(for: status)
+        guard logger.logLevel <= level else { return }
+        logger.log(level: level, "request", metadata: [
+            "method": .string(method.rawValue),
+            "path": .string(path),
+            "status": .stringConvertible(status),
+            "duration_ms": .stringConvertible((ContinuousClock.now - start).milliseconds),
+        ])
     }
 }
 

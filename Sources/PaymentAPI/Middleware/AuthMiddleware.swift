@@ -14,23 +14,27 @@ struct AuthMiddleware: RouterMiddleware {
 
     /// Open without a key: the probes and /metrics (exempt from the in-flight cap too) and
     /// the API's description.
-    static let openPaths = InflightLimitMiddleware.exemptPaths.union([OpenAPIController.path])
+    static let openPaths = InflightLimit.exemptPaths.union([OpenAPIController.path])
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.openPaths.contains(request.uri.path) {
             return try await next(request, context)
         }
-        guard let keys = file.keys else { throw Self.keysUnavailable(staleAfter: file.staleAfter) }
-        switch keys.authenticate(authorization: request.headers[.authorization]) {
-        case .tenant(let tenant):
-            var context = context
-            context.tenant = tenant
-            context.logger[metadataKey: "tenant"] = .string(tenant.name)
-            return try await next(request, context)
-        case .missing:
-            throw Self.unauthorized("send Authorization: Bearer <key-id>.<secret>")
-        case .invalid:
-            throw Self.unauthorized("the credentials are not valid")
+        let tenant = try Self.tenant(authorization: request.headers[.authorization], file: file).get()
+        var context = context
+        context.tenant = tenant
+        context.logger[metadataKey: "tenant"] = .string(tenant.name)
+        return try await next(request, context)
+    }
+
+    /// The tenant of the request's bearer key, or the problem to answer: the one check
+    /// of both paths (this middleware, and the event-loop handler for `POST /pay`).
+    static func tenant(authorization: String?, file: APIKeyFile) -> Result<Tenant, Problem> {
+        guard let keys = file.keys else { return .failure(keysUnavailable(staleAfter: file.staleAfter)) }
+        switch keys.authenticate(authorization: authorization) {
+        case .tenant(let tenant): return .success(tenant)
+        case .missing: return .failure(unauthorized("send Authorization: Bearer <key-id>.<secret>"))
+        case .invalid: return .failure(unauthorized("the credentials are not valid"))
         }
     }
 

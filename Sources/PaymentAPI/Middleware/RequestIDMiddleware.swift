@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import PaymentCore
 
 /// Keeps a sane `X-Request-ID` from the client or makes one, puts it in the logger's
 /// metadata and echoes it on the response.
@@ -9,7 +10,7 @@ struct RequestIDMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let requestID = request.headers[.xRequestID].flatMap(Self.acceptable) ?? Self.generate()
+        let requestID = Self.requestID(from: request.headers[.xRequestID])
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
         // Hummingbird's own per-request id would be a second, different id on every line.
@@ -19,21 +20,15 @@ struct RequestIDMiddleware: RouterMiddleware {
         return response
     }
 
+    /// The client's id if sane, else a new one: for both paths.
+    static func requestID(from header: String?) -> String {
+        header.flatMap(acceptable) ?? UniqueToken.next()
+    }
+
     /// Up to 128 visible ASCII characters: anything else could break log lines or headers.
     static func acceptable(_ value: String) -> String? {
         guard !value.isEmpty, value.utf8.count <= 128, value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
         return value
-    }
-
-    static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let value = (generator.next() as UInt64, generator.next() as UInt64)
-        return hex(value.0) + hex(value.1)
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let text = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - text.count) + text
     }
 }
 

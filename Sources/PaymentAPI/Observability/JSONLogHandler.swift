@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import PaymentCore
 import StrictJSON
@@ -26,10 +25,8 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        let time = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date.now)
+        let fields = Self.fields(metadata, metadataProvider?.get(), event.metadata)
+        let time = Timestamp.now()
         var line: [UInt8]
         switch format {
         case .json:
@@ -39,20 +36,40 @@ public struct JSONLogHandler: LogHandler {
                 object.field("level", string: event.level.rawValue)
                 object.field("msg", string: "\(event.message)")
                 object.field("logger", string: label)
-                for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-                    object.field(key, string: "\(value)")
+                for (key, value) in fields {
+                    object.field(key, string: value.description)
                 }
             }
             line = writer.bytes
         case .text:
             // Values carry client text (field names, currencies, keys): logfmt-quoted so
             // none of it can start a line or pass for another field.
-            let fields = merged.sorted(by: { $0.key < $1.key })
-                .map { "\(Self.logfmt($0.key))=\(Self.logfmt("\($0.value)"))" }.joined(separator: " ")
-            line = Array("\(time) \(event.level.rawValue) \(Self.logfmt("\(event.message)")) \(fields)".utf8)
+            let text = fields.map { "\(Self.logfmt($0.key))=\(Self.logfmt($0.value.description))" }.joined(separator: " ")
+            line = Array("\(time) \(event.level.rawValue) \(Self.logfmt("\(event.message)")) \(text)".utf8)
         }
         line.append(0x0A)
         Self.write(line)
+    }
+
+    /// The line's fields, sorted by key: the logger's, the provider's, then the event's,
+    /// a later one replacing an earlier one of the same key. An array, not merged
+    /// dictionaries: a line has a handful of fields and every payment writes one.
+    static func fields(
+        _ layers: Logger.Metadata?...
+    ) -> [(key: String, value: Logger.Metadata.Value)] {
+        var fields: [(key: String, value: Logger.Metadata.Value)] = []
+        fields.reserveCapacity(layers.reduce(0) { $0 + ($1?.count ?? 0) })
+        for case let layer? in layers {
+            for (key, value) in layer {
+                if let index = fields.firstIndex(where: { $0.key == key }) {
+                    fields[index].value = value
+                } else {
+                    fields.append((key, value))
+                }
+            }
+        }
+        fields.sort { $0.key < $1.key }
+        return fields
     }
 
     /// `text` as is when it is only printable ASCII without spaces, `"`, `\\` or `=`;
@@ -80,16 +97,13 @@ public struct JSONLogHandler: LogHandler {
         return quoted + "\""
     }
 
+    /// Writes every line logged so far: before the process exits.
+    public static func flush() {
+        LogLineWriter.standardOutput.flush()
+    }
+
+    /// Whole lines, written off the calling thread (the event loop, for a payment's line).
     private static func write(_ line: [UInt8]) {
-        // One write per record: lines from concurrent tasks never interleave, and nothing
-        // waits in a stdio buffer when stdout is a pipe (as in a container).
-        line.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Foundation.write(1, bytes.baseAddress! + offset, bytes.count - offset)
-                if written <= 0 { return }
-                offset += written
-            }
-        }
+        LogLineWriter.standardOutput.append(line)
     }
 }
