@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 @Suite("Redlock quorum over three independent redis-servers", .redisServer())
-struct RedlockTests {
+struct RedlockTimingTests {
     @Test func validityIsTheTTLLessTheTimeTakenAndTheDrift() {
         #expect(Redlock.drift(ttl: .seconds(10)) == .milliseconds(102))
         #expect(Redlock.drift(ttl: .seconds(1)) == .milliseconds(12))
