@@ -3,10 +3,10 @@ import Synchronization
 
 /// The connections to one Redis node, spread over event loops.
 ///
-/// A caller running on one of those event loops (an HTTP handler on its socket's loop:
-/// PaymentAPI's `HTTP_EXECUTOR=event-loop`) gets a connection of its own loop, so the
-/// command is written and its reply resumes the caller without leaving the thread. Other
-/// callers, and several connections of one loop, go round-robin.
+/// A caller running on one of those event loops (PaymentAPI's channel handler serving a
+/// payment on its socket's loop) gets a connection of its own loop, so the command is
+/// written and its reply handled without leaving the thread. Other callers, and several
+/// connections of one loop, go round-robin.
 final class RedisNode: Sendable {
     let url: RedisURL
     private let slots: [RedisConnectionSlot]
