@@ -224,9 +224,6 @@ public struct PaymentFlow: Sendable {
         return finish(.processorFailed(message, keyReleased: released))
     }
 
-    /// How often the lease is pushed forward while the processor works: every third of it.
-    public var watchdogInterval: Duration { settings.lease / 3 }
-
     private var isIdle: Bool {
         if case .idle = state { return true }
         return false

@@ -46,7 +46,10 @@ extension HTTPProcessorTests {
         try await withProcessor(ProcessorDoubleSettings(chargeThenFailRate: 1, chargeThenFail: .drop), { configuration in
             // A queue of its own: other tests' apps share the suite's Redis.
             configuration.keyPrefix = "reconcile-\(UInt32.random(in: 0...UInt32.max)):"
-            configuration.reconcileDelay = .milliseconds(100)
+            // The ledger is read once while the payment is still unknown: the reconciler's
+            // first look comes 3 s after it, not 100 ms, which one loopback request beside
+            // every other suite and the fuzz build once outlasted in CI.
+            configuration.reconcileDelay = .seconds(3)
             configuration.reconcileInterval = .milliseconds(100)
         }) { client, double in
             let user = uniqueUser("http-reconcile")
