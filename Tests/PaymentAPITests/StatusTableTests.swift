@@ -78,7 +78,9 @@ struct StatusTableTests {
     }
 
     @Test func sameKeyStillInFlightIs409WithRetryAfter() async throws {
-        try await withApp({ $0.paymentLatency = .milliseconds(3_000) }) { client in
+        // 10 s of work: the second request must come while the first holds the key, also on
+        // a CI machine busy with every other suite and the fuzz build.
+        try await withApp({ $0.paymentLatency = .milliseconds(10_000) }) { client in
             let user = uniqueUser("inflight")
             let body = payBody(user: user)
             async let first = client.payOnItsOwnConnection(body)
@@ -148,7 +150,7 @@ struct StatusTableTests {
     @Test func overTheInflightCapIs503() async throws {
         try await withApp({
             $0.maxInflightRequests = 1
-            $0.paymentLatency = .milliseconds(3_000)
+            $0.paymentLatency = .milliseconds(10_000)  // the first holds its slot for as long
         }) { client in
             async let first = client.payOnItsOwnConnection(payBody(user: uniqueUser("cap1")))
             // /metrics is exempt from the cap: it shows when the first request holds the slot.

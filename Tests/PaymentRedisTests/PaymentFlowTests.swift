@@ -70,7 +70,9 @@ struct PaymentFlowTests {
 
     @Test func inFlightKeyWithAnotherPayloadIsAMismatchAndWithTheSameIsAConflict() async throws {
         try await withSuiteRedis { redis async throws in
-            let slow = makeService(redis, latency: .seconds(2))
+            // The conflict is asked while the first still works: 10 s of work, not 2, which a
+            // CI run beside every other suite and the fuzz build once outlasted.
+            let slow = makeService(redis, latency: .seconds(10))
             let fast = makeService(redis)
             let user = uniqueUser("inflight")
             let payment = try request(user: user)
