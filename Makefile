@@ -2,7 +2,7 @@
 # (entry points), e2e/, checks/, lab/, bench/, Fuzz/.
 SHELL := /bin/bash
 SWIFT ?= swift
-E2E_SUITES := api simulator redis-cluster redlock faults failover processor hostile-clients allocations openapi prometheus
+E2E_SUITES := api simulator redis-cluster redlock faults failover processor hostile-clients allocations openapi prometheus tracing
 # The debug products every e2e suite runs (e2e/lib.sh stages both).
 DEBUG_PRODUCTS := $(SWIFT) build --product payment-api && $(SWIFT) build --product payment-simulator
 

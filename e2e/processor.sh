@@ -54,29 +54,7 @@ start_stack() {
     shift
     REDIS_PORT=$(free_port)
     start_redis "$REDIS_PORT"
-    local port_file="$LIB_WORKDIR/$name.double-port"
-    # Port 0: the double picks a free one and writes it to the port file.
-    "${POD_EXEC[@]}" "$SIMULATOR_BIN" processor-double --host 127.0.0.1 --port 0 \
-        --port-file "$port_file" --seed 7 "${double_flags[@]}" \
-        >"$LIB_WORKDIR/$name.double.log" 2>&1 &
-    DOUBLE_PID=$!
-    LIB_PIDS+=("$DOUBLE_PID")
-    DOUBLE_PORT=""
-    local healthz=none
-    for _ in $(seq 1 200); do
-        [ -s "$port_file" ] && DOUBLE_PORT=$(head -n 1 "$port_file" | tr -d '[:space:]')
-        [ -n "$DOUBLE_PORT" ] && healthz=$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$DOUBLE_PORT/healthz" || true)
-        [ "$healthz" = 200 ] && break
-        sleep 0.05
-    done
-    if [ "$healthz" != 200 ]; then
-        # Nothing after this could pass (every payment would end 503 after all its
-        # retries): stop here, saying why. A double that listens but resets every
-        # connection as the pod user is one that sets a socket option needing a capability.
-        check "run $name: the processor double answers GET /healthz as the pod user (port ${DOUBLE_PORT:-none})" 200 "$healthz"
-        sed 's/^/      /' "$LIB_WORKDIR/$name.double.log" | tail -n 20
-        report_checks || exit 1
-    fi
+    start_double "$name" "${double_flags[@]}"
     API_PORT=$(free_port)
     start_api "$API_PORT" REDIS_URL="redis://127.0.0.1:$REDIS_PORT" PROCESSOR_URL="http://127.0.0.1:$DOUBLE_PORT" \
         PROCESSOR_KEY_SECRET_FILE="$LIB_WORKDIR/processor-key-secret" RATE_LIMIT_CAPACITY=0 LOG_LEVEL=error "$@"

@@ -9,6 +9,7 @@ import PaymentProcessors
 import PaymentRedis
 import Prometheus
 import ServiceLifecycle
+import Tracing
 
 /// Builds the whole server from its configuration. `payment-api`'s main and the tests
 /// call the same function, so what is tested is what runs.
@@ -19,7 +20,8 @@ public func buildApplication(
     configuration: AppConfiguration,
     readiness: Readiness,
     logger: Logger,
-    watchdog: Bool = true
+    watchdog: Bool = true,
+    tracing: RequestTracing? = nil
 ) throws -> some ApplicationProtocol {
     // A registry per application: metrics need no global bootstrap, and tests that build
     // several applications in one process each see their own.
@@ -30,12 +32,12 @@ public func buildApplication(
     let backend = try PaymentRedisBackend(
         configuration: configuration.redis, keyPrefix: configuration.keyPrefix, globalRateLimit: configuration.globalRateLimit,
         waitReplicas: configuration.waitReplicas, waitTimeout: configuration.waitTimeout,
-        waitConnections: configuration.waitConnections, logger: logger, metricsFactory: factory
+        waitConnections: configuration.waitConnections, logger: logger, metricsFactory: factory, tracer: tracing?.tracer
     )
     let processor: any PaymentProcessor
     var httpProcessor: HTTPPaymentProcessor?
     if let processorConfiguration = configuration.processor {
-        let http = try HTTPPaymentProcessor(configuration: processorConfiguration, metricsFactory: factory, logger: logger)
+        let http = try HTTPPaymentProcessor(configuration: processorConfiguration, metricsFactory: factory, logger: logger, tracer: tracing?.tracer)
         logger.info("processor over HTTP", metadata: [
             "url": "\(processorConfiguration.chargesURL)", "timeout": "\(processorConfiguration.timeout)",
             "token": "\(processorConfiguration.tokenFile != nil)",
@@ -69,7 +71,8 @@ public func buildApplication(
             delay: configuration.reconcileDelay, interval: configuration.reconcileInterval,
             maximumAttempts: configuration.reconcileMaxAttempts,
             lease: max(configuration.lockLease, (configuration.processor?.timeout ?? .zero) * 2), retention: configuration.idempotencyTTL
-        )
+        ),
+        tracer: tracing?.tracer
     )
     if !configuration.leaseWatchdog {
         logger.critical("FAULT INJECTION: the lease watchdog is off (FAULT_INJECTION_NO_WATCHDOG); work longer than LOCK_LEASE_MS loses its lock")
@@ -95,11 +98,11 @@ public func buildApplication(
     let inflight = InflightLimit(limit: configuration.maxInflightRequests, metrics: metrics)
     let timers = RequestTimers(metrics: metrics)
     let router = try buildRouter(
-        store: service.store, registry: registry, inflight: inflight, timers: timers, keyFile: keyFile
+        store: service.store, registry: registry, inflight: inflight, timers: timers, keyFile: keyFile, tracing: tracing
     )
     let fastRoutes = FastRoutes(
         payments: PaymentEndpoint(service: service, maxBodyBytes: configuration.maxBodyBytes, metrics: metrics),
-        readiness: readiness, inflight: inflight, keyFile: keyFile, timers: timers, logger: logger
+        readiness: readiness, inflight: inflight, keyFile: keyFile, timers: timers, logger: logger, tracing: tracing
     )
     // One group for the server's sockets and Redis's connections (RedisClient's default):
     // a payment served on its socket's event loop finds a Redis connection on that loop.
@@ -132,11 +135,13 @@ func buildRouter(
     registry: PrometheusCollectorRegistry,
     inflight: InflightLimit,
     timers: RequestTimers,
-    keyFile: APIKeyFile?
+    keyFile: APIKeyFile?,
+    tracing: RequestTracing? = nil
 ) throws -> Router<AppRequestContext> {
     // HEAD of every GET route is answered from it (headers, no body), as HTTP expects.
     let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: RequestIDMiddleware())
+    if let tracing { router.add(middleware: ServerSpanMiddleware(tracing: tracing)) }
     router.add(middleware: MetricsMiddleware(timers: timers))
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware())

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Tracing
 
 /// Runs the payment flow: begin → process → complete, or abort on a transient failure.
 ///
@@ -79,7 +80,12 @@ public struct PaymentService: Sendable {
 
     /// One payment on `eventLoop`: every step's callback runs there, and the future
     /// completes there. It never fails: every failure of a port is an outcome.
-    public func pay(_ request: PaymentRequest, on eventLoop: any EventLoop) -> EventLoopFuture<PaymentOutcome> {
+    ///
+    /// `span`: the request's span, when tracing is on. Each port is called with its
+    /// context as `ServiceContext.current`, so the port's own spans (a Redis script's, the
+    /// HTTP client's) are its children and the processor receives its trace; the flow's
+    /// events (lease extended, taken over) are added to it. nil: nothing is bound.
+    public func pay(_ request: PaymentRequest, on eventLoop: any EventLoop, span: (any Span)? = nil) -> EventLoopFuture<PaymentOutcome> {
         // One promise for the whole payment: each step's answer feeds the flow from the
         // port's own future, with no future of our own in between.
         let answer = eventLoop.makePromise(of: PaymentOutcome.self)
@@ -88,63 +94,86 @@ public struct PaymentService: Sendable {
             hasGlobalLimiter: globalRateLimiter != nil, hasKeyLock: keyLock != nil
         )
         let action = flow.start(replicaShortfall: replicaGate?.shortfall(for: request))
-        run(flow, action, on: eventLoop, answering: answer)
+        run(flow, action, on: eventLoop, answering: Answer(promise: answer, span: span))
         return answer.futureResult
     }
 
+    /// Where a payment's outcome goes, and its span.
+    private struct Answer: Sendable {
+        let promise: EventLoopPromise<PaymentOutcome>
+        let span: (any Span)?
+
+        /// Calls a port with the span's context as the current one (no binding without a span).
+        func calling<Value>(_ port: () -> Value) -> Value {
+            guard let span else { return port() }
+            return ServiceContext.withValue(span.context, operation: port)
+        }
+    }
+
     /// Carries out `action`, feeds its answer to the flow, and so on until `finish`.
-    private func run(_ flow: PaymentFlow, _ action: PaymentFlow.Action, on loop: any EventLoop, answering answer: EventLoopPromise<PaymentOutcome>) {
+    private func run(_ flow: PaymentFlow, _ action: PaymentFlow.Action, on loop: any EventLoop, answering answer: Answer) {
         let request = flow.request
         switch action {
         case .acquireGlobalLimit:
             guard let globalRateLimiter else { preconditionFailure("the flow asked for a limiter it was told is absent") }
-            step(flow, globalRateLimiter.acquire(on: loop), on: loop, answer) { $0.globalLimitDecided($1.mapError(PortError.init)) }
+            step(flow, answer.calling { globalRateLimiter.acquire(on: loop) }, on: loop, answer) { $0.globalLimitDecided($1.mapError(PortError.init)) }
         case .acquireKeyLock:
             guard let keyLock else { preconditionFailure("the flow asked for a lock it was told is absent") }
             let (owner, ttl) = (flow.owner, settings.lease)
-            let acquired = loop.makeFutureWithTask { await keyLock.acquire(request, owner: owner, ttl: ttl) }
+            let acquired = answer.calling { loop.makeFutureWithTask { await keyLock.acquire(request, owner: owner, ttl: ttl) } }
             step(flow, acquired, on: loop, answer) { flow, result in
                 flow.keyLockAnswered((try? result.get()) ?? .unavailable("the lock request was cut short"))
             }
         case .begin:
-            let begun = store.begin(
-                request, owner: flow.owner, lease: settings.lease, retention: settings.retention, rateLimit: settings.userRateLimit, on: loop
-            )
-            step(flow, begun, on: loop, answer) { $0.begun($1.mapError(PortError.init)) }
+            let begun = answer.calling {
+                store.begin(request, owner: flow.owner, lease: settings.lease, retention: settings.retention, rateLimit: settings.userRateLimit, on: loop)
+            }
+            step(flow, begun, on: loop, answer) { flow, result in
+                if case .success(.redrive) = result {
+                    // An earlier attempt's unknown record, taken over to be charged again.
+                    answer.span?.addEvent(SpanEvent(name: "taken over", attributes: ["payment.earlier_outcome": "unknown"]))
+                }
+                return flow.begun(result.mapError(PortError.init))
+            }
         case .confirmReplay:
-            step(flow, store.confirmReplay(request, on: loop), on: loop, answer) { $0.replayConfirmed($1.mapError(PortError.init)) }
+            step(flow, answer.calling { store.confirmReplay(request, on: loop) }, on: loop, answer) { $0.replayConfirmed($1.mapError(PortError.init)) }
         case .charge(let charge, let lease):
-            step(flow, keptAlive(charge, lease: lease, holdsQuorumLock: flow.holdsQuorumLock, on: loop), on: loop, answer) { flow, result in
+            let charged = keptAlive(charge, lease: lease, holdsQuorumLock: flow.holdsQuorumLock, on: loop, answer: answer)
+            step(flow, charged, on: loop, answer) { flow, result in
                 flow.charged((try? result.get()) ?? .unknown("the processor's answer was cut short"))
             }
         case .complete(let lease, let response, let charge, let identity):
-            let completed = store.complete(
-                request, lease: lease, response: response, charge: charge, identity: identity, retention: settings.retention, on: loop
-            )
+            let completed = answer.calling {
+                store.complete(request, lease: lease, response: response, charge: charge, identity: identity, retention: settings.retention, on: loop)
+            }
             step(flow, completed, on: loop, answer) { $0.completed($1.mapError(PortError.init)) }
         case .markUnknown(let lease, let identity, let followUp):
-            let marked = store.markUnknown(request, lease: lease, identity: identity, retention: settings.retention, followUp: followUp, on: loop)
+            let marked = answer.calling {
+                store.markUnknown(request, lease: lease, identity: identity, retention: settings.retention, followUp: followUp, on: loop)
+            }
             step(flow, marked, on: loop, answer) { $0.markedUnknown((try? $1.get()) ?? false) }
         case .abort(let lease):
-            step(flow, store.abort(request, lease: lease, on: loop), on: loop, answer) { $0.aborted((try? $1.get()) ?? false) }
+            step(flow, answer.calling { store.abort(request, lease: lease, on: loop) }, on: loop, answer) { $0.aborted((try? $1.get()) ?? false) }
         case .finish(let outcome, let abandon):
             if abandon {
                 // Not awaited; on the same connection it runs after the `begin` it follows.
-                store.abandon(request, owner: flow.owner, on: loop).whenComplete { _ in }
+                answer.calling { store.abandon(request, owner: flow.owner, on: loop) }.whenComplete { _ in }
             }
             guard flow.holdsQuorumLock, let keyLock else {
-                answer.succeed(outcome)
+                answer.promise.succeed(outcome)
                 return
             }
             let owner = flow.owner
-            loop.makeFutureWithTask { await keyLock.release(request, owner: owner) }.whenComplete { _ in answer.succeed(outcome) }
+            answer.calling { loop.makeFutureWithTask { await keyLock.release(request, owner: owner) } }.whenComplete { _ in
+                answer.promise.succeed(outcome)
+            }
         }
     }
 
     /// Once `future` completes, runs the flow on, on `loop`, with what `advance` makes of it.
-    private func step<Answer: Sendable>(
-        _ flow: PaymentFlow, _ future: EventLoopFuture<Answer>, on loop: any EventLoop, _ answer: EventLoopPromise<PaymentOutcome>,
-        _ advance: @escaping @Sendable (inout PaymentFlow, Result<Answer, any Error>) -> PaymentFlow.Action
+    private func step<Reply: Sendable>(
+        _ flow: PaymentFlow, _ future: EventLoopFuture<Reply>, on loop: any EventLoop, _ answer: Answer,
+        _ advance: @escaping @Sendable (inout PaymentFlow, Result<Reply, any Error>) -> PaymentFlow.Action
     ) {
         future.hop(to: loop).whenComplete { result in
             var flow = flow
@@ -157,9 +186,11 @@ public struct PaymentService: Sendable {
     /// pushes the lease (and the quorum lock, if held) forward every third of it; for at
     /// most `maximumWork`: then the answer is unknown, so no processor can hold a key for
     /// longer. Whichever comes first answers; the other is ignored.
-    private func keptAlive(_ charge: ProcessorCharge, lease: Lease, holdsQuorumLock: Bool, on loop: any EventLoop) -> EventLoopFuture<ProcessorResult> {
+    private func keptAlive(
+        _ charge: ProcessorCharge, lease: Lease, holdsQuorumLock: Bool, on loop: any EventLoop, answer payment: Answer
+    ) -> EventLoopFuture<ProcessorResult> {
         let answer = FirstAnswer<ProcessorResult>(on: loop)
-        processor.charge(charge, on: loop).hop(to: loop).whenComplete { result in
+        payment.calling { processor.charge(charge, on: loop) }.hop(to: loop).whenComplete { result in
             answer.give((try? result.get()) ?? .unknown("the processor's answer was cut short"))
         }
         if let maximumWork = settings.maximumWork {
@@ -176,14 +207,17 @@ public struct PaymentService: Sendable {
             // No majority for the quorum lock: stop; the work is given up once it ends.
             let quorum: EventLoopFuture<Bool>
             if holdsQuorumLock, let keyLock {
-                quorum = loop.makeFutureWithTask { await keyLock.extend(request, owner: lease.owner, ttl: leaseDuration) != nil }
+                quorum = payment.calling { loop.makeFutureWithTask { await keyLock.extend(request, owner: lease.owner, ttl: leaseDuration) != nil } }
             } else {
                 quorum = loop.makeSucceededFuture(true)
             }
             return quorum.flatMap { extended -> EventLoopFuture<Bool> in
                 guard extended else { return loop.makeSucceededFuture(false) }
                 // A failed extension is not fatal here: `complete` checks the lease.
-                return store.extend(request, lease: lease, to: leaseDuration, on: loop).recover { _ in true }
+                return payment.calling { store.extend(request, lease: lease, to: leaseDuration, on: loop) }.map { extended in
+                    if extended { payment.span?.addEvent("lease extended") }
+                    return extended
+                }.recover { _ in true }
             }.map { keep in
                 if !keep { task.cancel() }
             }

@@ -1,3 +1,5 @@
+import Tracing
+
 /// Resolves unknown outcomes by itself: clients give up, and then the processor may hold
 /// money our ledger never learns about.
 ///
@@ -65,12 +67,18 @@ public struct Reconciler: Sendable {
     public let store: any IdempotencyStore
     public let processor: any PaymentProcessor
     public let settings: Settings
+    /// A `reconcile` span per payment looked at, when tracing is on: its Redis scripts
+    /// and the processor's lookup are its children.
+    public let tracer: (any Tracer)?
 
-    public init(queue: any UnknownPaymentQueue, store: any IdempotencyStore, processor: any PaymentProcessor, settings: Settings) {
+    public init(
+        queue: any UnknownPaymentQueue, store: any IdempotencyStore, processor: any PaymentProcessor, settings: Settings, tracer: (any Tracer)? = nil
+    ) {
         self.queue = queue
         self.store = store
         self.processor = processor
         self.settings = settings
+        self.tracer = tracer
     }
 
     /// One pass over the due unknowns; what happened to each. Throws when the queue
@@ -86,8 +94,18 @@ public struct Reconciler: Sendable {
         return results
     }
 
-    /// Resolves one unknown payment as far as the processor lets it.
+    /// Resolves one unknown payment as far as the processor lets it, in a span of its own.
     func resolve(_ reference: UnknownPaymentReference) async -> Result {
+        guard let tracer else { return await resolve(reference, span: nil) }
+        let span = tracer.startSpan("reconcile", context: ServiceContext.current ?? .topLevel, ofKind: .internal)
+        let result = await ServiceContext.withValue(span.context) { await resolve(reference, span: span) }
+        span.attributes["payment.reconcile_result"] = result.rawValue
+        span.addEvent(SpanEvent(name: "reconciled", attributes: ["payment.reconcile_result": .string(result.rawValue)]))
+        span.end()
+        return result
+    }
+
+    private func resolve(_ reference: UnknownPaymentReference, span: (any Span)?) async -> Result {
         let claim: UnknownClaim
         do {
             claim = try await queue.claim(reference, owner: PaymentService.randomToken(), lease: settings.lease, retention: settings.retention)
@@ -102,6 +120,8 @@ public struct Reconciler: Sendable {
             try? await queue.reschedule(reference, after: settings.interval)
             return .busy
         case .claimed(let payment):
+            // The record is the reconciler's now, under its own lease and fence.
+            span?.addEvent("taken over")
             return await resolve(payment)
         }
     }

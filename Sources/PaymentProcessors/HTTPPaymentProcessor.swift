@@ -7,6 +7,7 @@ import NIOSSL
 import PaymentCore
 import ServiceLifecycle
 import StrictJSON
+import Tracing
 
 /// The processor over HTTP (`PROCESSOR_URL`): `POST /charges` with the payment's stable
 /// processor key as `Idempotency-Key`, and the reconciler's read-only
@@ -23,7 +24,11 @@ public final class HTTPPaymentProcessor: PaymentProcessor, Service {
     private let metrics: ProcessorMetrics
     private let logger: Logger
 
-    public init(configuration: ProcessorConfiguration, metricsFactory: any MetricsFactory, logger: Logger) throws(CredentialFileError) {
+    /// - Parameter tracer: AsyncHTTPClient's client span per exchange, a child of the
+    ///   payment's span, whose `traceparent` goes to the processor; nil: no span, no header.
+    public init(
+        configuration: ProcessorConfiguration, metricsFactory: any MetricsFactory, logger: Logger, tracer: (any Tracer)? = nil
+    ) throws(CredentialFileError) {
         self.configuration = configuration
         token = try configuration.tokenFile.map { path throws(CredentialFileError) in try CredentialFile(path: path) }
         metrics = ProcessorMetrics(factory: metricsFactory)
@@ -35,6 +40,8 @@ public final class HTTPPaymentProcessor: PaymentProcessor, Service {
         // A redirect would send the charge somewhere the operator did not configure.
         http.redirectConfiguration = .disallow
         http.timeout = .init(connect: TimeAmount(min(configuration.timeout, .seconds(1))))
+        // Explicitly, not the global one AsyncHTTPClient would take by default.
+        http.tracing.tracer = tracer
         if let caFile = configuration.caFile {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.trustRoots = .file(caFile)

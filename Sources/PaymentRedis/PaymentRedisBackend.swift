@@ -3,6 +3,7 @@ import Metrics
 import PaymentCore
 import RedisClient
 import ServiceLifecycle
+import Tracing
 
 /// Everything the server keeps in Redis, built from its configuration: the store, the
 /// shared bucket, the Redlock lock, the replica gate and the readiness check, over the
@@ -22,6 +23,8 @@ public struct PaymentRedisBackend: Sendable {
     /// - Parameters:
     ///   - waitReplicas: `REDIS_WAIT_REPLICAS`; with more than 0, commits go over clients
     ///     of their own (`waitConnections` per node) whose deadline covers `waitTimeout`.
+    ///   - tracer: with tracing on, every client makes a span per command sent inside a
+    ///     request's span.
     public init(
         configuration: PaymentRedisConfiguration,
         keyPrefix: String = "",
@@ -30,8 +33,12 @@ public struct PaymentRedisBackend: Sendable {
         waitTimeout: Duration = .seconds(1),
         waitConnections: Int = 8,
         logger: Logger,
-        metricsFactory: any MetricsFactory
+        metricsFactory: any MetricsFactory,
+        tracer: (any Tracer)? = nil
     ) throws(RedisClientError) {
+        var configuration = configuration
+        configuration.store.tracer = tracer
+        for index in configuration.lockNodes.indices { configuration.lockNodes[index].tracer = tracer }
         let redis = try RedisClient(configuration: configuration.store, logger: logger, metricsFactory: metricsFactory)
         let keys = PaymentKeys(prefix: keyPrefix)
         var services: [any Service] = [redis]

@@ -74,7 +74,7 @@ public enum PaymentScripts {
     /// {'replay', status, body, tokens_left, reset_ms} | {'mismatch'} |
     /// {'inflight', lease_left_ms} | {'limited', retry_after_ms, reset_ms}.
     /// tokens_left is -1 without a limit.
-    public static let begin = RedisScript(clock + tokenBucketFunction + fenceFunction + """
+    public static let begin = RedisScript(name: "begin", clock + tokenBucketFunction + fenceFunction + """
         local left, reset = -1, 0
         local capacity = tonumber(ARGV[4])
         if capacity > 0 then
@@ -116,7 +116,7 @@ public enum PaymentScripts {
     /// unknown payments.
     /// Reply: 1 committed (record done and, with a payment id, ledger charged, together),
     /// 0 lease lost.
-    public static let complete = RedisScript(clock + leaseFunction + """
+    public static let complete = RedisScript(name: "complete", clock + leaseFunction + """
         if not holds(KEYS[1], ARGV[1], ARGV[2]) then return 0 end
         redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[3], 'body', ARGV[4])
         redis.call('HDEL', KEYS[1], 'owner', 'until')
@@ -141,7 +141,7 @@ public enum PaymentScripts {
     /// what the reconciler needs to ask the processor, in the state 'unknown', its lease
     /// released, for the retention; the user's set lists it for `/ledger`.
     /// Reply: 1 recorded, 0 not held by us (nothing changed: it may have completed).
-    public static let markUnknown = RedisScript(clock + leaseFunction + """
+    public static let markUnknown = RedisScript(name: "mark_unknown", clock + leaseFunction + """
         if not holds(KEYS[1], ARGV[1], ARGV[2]) then return 0 end
         local now = string.format('%d', now_ms())
         redis.call('HSET', KEYS[1], 'state', 'unknown', 'pk', ARGV[4], 'pid', ARGV[5], 'amount', ARGV[6], 'cur', ARGV[7])
@@ -161,7 +161,7 @@ public enum PaymentScripts {
     /// Replies: {'claimed', fence, fp, processor key, payment id, amount, currency,
     /// attempts} | {'busy', lease_left_ms} (an attempt holds it) | {'settled'} (done, or
     /// gone: nothing left to resolve).
-    public static let claim = RedisScript(clock + fenceFunction + """
+    public static let claim = RedisScript(name: "claim", clock + fenceFunction + """
         local r = redis.call('HMGET', KEYS[1], 'state', 'fp', 'until', 'pk', 'pid', 'amount', 'cur', 'attempts')
         if r[1] ~= 'unknown' and r[1] ~= 'inflight' then return {'settled'} end
         if r[1] == 'inflight' then
@@ -180,7 +180,7 @@ public enum PaymentScripts {
     /// The processor holds no charge under the key: the record goes, so the client's next
     /// retry charges (with the same processor key).
     /// Reply: 1 released, 0 not held by us (nothing changed).
-    public static let release = RedisScript(clock + leaseFunction + """
+    public static let release = RedisScript(name: "release", clock + leaseFunction + """
         if not holds(KEYS[1], ARGV[1], ARGV[2]) then return 0 end
         redis.call('DEL', KEYS[1])
         redis.call('ZREM', KEYS[2], ARGV[3])
@@ -192,7 +192,7 @@ public enum PaymentScripts {
     /// record did and the WAIT sent after this script covers the record itself (WAIT
     /// counts only the writes of its own connection).
     /// Reply: 1 the record is done, 0 it is not there (expired, or lost in a failover).
-    public static let confirmReplay = RedisScript("""
+    public static let confirmReplay = RedisScript(name: "confirm_replay", """
         if redis.call('HGET', KEYS[1], 'state') ~= 'done' then return 0 end
         local ttl = redis.call('PTTL', KEYS[1])
         if ttl <= 0 then return 0 end
@@ -207,7 +207,7 @@ public enum PaymentScripts {
     /// once; a record that was unknown before (it has `since`) goes back to unknown, since
     /// an earlier attempt may still have charged.
     /// Reply: 1 released, 0 not held by us (nothing changed).
-    public static let abort = RedisScript(clock + leaseFunction + """
+    public static let abort = RedisScript(name: "abort", clock + leaseFunction + """
         if ARGV[2] == '' then
           local r = redis.call('HMGET', KEYS[1], 'state', 'owner')
           if r[1] ~= 'inflight' or r[2] ~= ARGV[1] then return 0 end
@@ -225,7 +225,7 @@ public enum PaymentScripts {
 
     /// KEYS[1] idempotency record. ARGV[1] owner, ARGV[2] fence, ARGV[3] lease ms.
     /// Reply: 1 extended to ARGV[3] from now, 0 lease lost (nothing changed).
-    public static let extend = RedisScript(clock + leaseFunction + """
+    public static let extend = RedisScript(name: "extend", clock + leaseFunction + """
         if not holds(KEYS[1], ARGV[1], ARGV[2]) then return 0 end
         if redis.call('HEXISTS', KEYS[1], 'until') == 1 then
           redis.call('HSET', KEYS[1], 'until', string.format('%d', now_ms() + tonumber(ARGV[3])))
@@ -237,7 +237,7 @@ public enum PaymentScripts {
 
     /// KEYS[1] bucket. ARGV[1] capacity, ARGV[2] refill per second.
     /// Reply: {allowed 1|0, tokens_left, retry_after_ms, reset_ms}.
-    public static let tokenBucket = RedisScript(clock + tokenBucketFunction + """
+    public static let tokenBucket = RedisScript(name: "token_bucket", clock + tokenBucketFunction + """
         return take_token(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), now_ms())
         """)
 

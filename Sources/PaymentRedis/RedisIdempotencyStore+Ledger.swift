@@ -72,7 +72,7 @@ enum LedgerScript {
     /// Lua does no arithmetic on them), ARGV[3] last index of the unknown payments.
     /// Reply: {HGETALL of the ledger (flat), LLEN of the charges, LRANGE of the window,
     /// ZRANGE of the unknown payments WITHSCORES (flat)}.
-    static let read = RedisScript("""
+    static let read = RedisScript(name: "ledger_read", """
         return {redis.call('HGETALL', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('LRANGE', KEYS[2], ARGV[1], ARGV[2]),
                 redis.call('ZRANGE', KEYS[3], 0, ARGV[3], 'WITHSCORES')}
         """)

@@ -223,7 +223,7 @@ final class ChargeBook: Sendable {
                 }
                 state.ledger.charges.append(.init(
                     chargeID: chargeID, idempotencyKey: work.key, reference: request.reference,
-                    amountMinor: request.amountMinor, currency: request.currency.code
+                    amountMinor: request.amountMinor, currency: request.currency.code, traceparent: request.traceparent
                 ))
                 state.ledger.requests.charged += 1
                 switch after {

@@ -7,6 +7,9 @@ struct ChargeRequest: Sendable, Hashable {
     var amountMinor: Int64
     var currency: Currency
     var reference: String
+    /// The W3C `traceparent` header, as received: kept with the charge so a test can see
+    /// that the caller's trace reached the processor. Not part of the charge's identity.
+    var traceparent: String?
 
     /// Larger bodies are answered 413 (a charge body is under 200 bytes).
     static let maximumBodyBytes = 64 * 1024

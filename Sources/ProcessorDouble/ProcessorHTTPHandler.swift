@@ -143,11 +143,12 @@ final class ProcessorHTTPHandler: ChannelInboundHandler {
             return respond(context: context, head: head, .tooLarge)
         }
         let key: String
-        let request: ChargeRequest
+        var request: ChargeRequest
         do {
             (key, request) = try ChargeRequest.parse(
                 idempotencyKeyHeaders: head.headers["idempotency-key"], contentTypeHeaders: head.headers["content-type"], body: body
             )
+            request.traceparent = head.headers.first(name: "traceparent")
         } catch {
             book.reject(unauthorized: false)
             return respond(context: context, head: head, .invalid(error.message))

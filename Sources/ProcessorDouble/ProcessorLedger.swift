@@ -10,13 +10,16 @@ public struct ProcessorLedger: Sendable, Hashable {
         public var reference: String
         public var amountMinor: Int64
         public var currency: String
+        /// The `traceparent` header of the request that charged, if it had one.
+        public var traceparent: String?
 
-        public init(chargeID: String, idempotencyKey: String, reference: String, amountMinor: Int64, currency: String) {
+        public init(chargeID: String, idempotencyKey: String, reference: String, amountMinor: Int64, currency: String, traceparent: String? = nil) {
             self.chargeID = chargeID
             self.idempotencyKey = idempotencyKey
             self.reference = reference
             self.amountMinor = amountMinor
             self.currency = currency
+            self.traceparent = traceparent
         }
     }
 
@@ -98,6 +101,7 @@ public struct ProcessorLedger: Sendable, Hashable {
                 object.field("reference", string: charge.reference)
                 object.field("amount_minor", integer: charge.amountMinor)
                 object.field("currency", string: charge.currency)
+                object.field("traceparent", stringOrNull: charge.traceparent)
             }
             root.field("declined", objects: declined) { object, decline in
                 object.field("idempotency_key", string: decline.idempotencyKey)

@@ -16,6 +16,7 @@ extension RedisClient {
             return eventLoop.makeFutureWithTask { try await self.send(command, routingKey: routingKey) }
         }
         let answer = eventLoop.makePromise(of: RESPValue.self)
+        traced(answer.futureResult, span(for: command, script: nil))
         exchange(command, on: node, script: nil, answer: answer) { $0 }
         return answer.futureResult
     }
@@ -35,7 +36,9 @@ extension RedisClient {
         parts += keys
         parts += arguments
         let answer = eventLoop.makePromise(of: Value.self)
-        exchange(RedisCommand("EVALSHA", parts), on: node, script: script, answer: answer, decode: decode)
+        let command = RedisCommand("EVALSHA", parts)
+        traced(answer.futureResult, span(for: command, script: script))
+        exchange(command, on: node, script: script, answer: answer, decode: decode)
         return answer.futureResult
     }
 

@@ -87,7 +87,9 @@ public final class RedisClient: Sendable {
         case .standalone:
             return try await Self.awaited(send(command, routingKey: routingKey, on: eventLoopGroup.any()))
         case .cluster(let router):
-            return try await recorded(command) { try await router.send(command, key: routingKey?.bytes) }
+            return try await traced(span(for: command, script: nil)) { () async throws(RedisClientError) in
+                try await recorded(command) { try await router.send(command, key: routingKey?.bytes) }
+            }
         }
     }
 
@@ -206,7 +208,9 @@ public final class RedisClient: Sendable {
     public func evaluate(_ script: RedisScript, keys: [RESPArgument], arguments: [RESPArgument]) async throws(RedisClientError) -> RESPValue {
         let command = RedisCommand("EVALSHA", [.string(script.sha1), .integer(keys.count)] + keys + arguments)
         if case .cluster(let router) = routing {
-            return try await recorded(command) { try await router.send(command, key: keys.first?.bytes, script: script) }
+            return try await traced(span(for: command, script: script)) { () async throws(RedisClientError) in
+                try await recorded(command) { try await router.send(command, key: keys.first?.bytes, script: script) }
+            }
         }
         return try await Self.awaited(evaluate(script, keys: keys, arguments: arguments, on: eventLoopGroup.any()))
     }
@@ -237,11 +241,13 @@ public final class RedisClient: Sendable {
                 }
             }
         }
-        var replies = try await exchange()
+        // The script and its WAIT are pipelined: both spans cover the pair.
+        let spans = [span(for: command, script: script), span(for: wait, script: nil)].compactMap { $0 }
+        var replies = try await traced(spans) { () async throws(RedisClientError) in try await exchange() }
         // In cluster mode the router has already loaded the script where NOSCRIPT came from.
         if case .standalone = routing, case .error(let message) = replies.0, message.hasPrefix("NOSCRIPT") {
             try await load(script, routingKey: keys.first)
-            replies = try await exchange()
+            replies = try await traced(spans) { () async throws(RedisClientError) in try await exchange() }
         }
         if case .error(let message) = replies.0 {
             metrics.recordError(.server)

@@ -1,4 +1,5 @@
 import NIOCore
+import Tracing
 
 /// How a `RedisClient` connects and how long it waits.
 public struct RedisClientConfiguration: Sendable {
@@ -19,6 +20,9 @@ public struct RedisClientConfiguration: Sendable {
     public var reconnectMaxDelay: Duration
     /// Certificates for `rediss://` URLs; unused for `redis://`.
     public var tls = RedisTLSConfiguration()
+    /// Makes a client span per command sent while a caller's span is the current
+    /// `ServiceContext` (RedisClient+Tracing.swift); nil: none, at the cost of one check.
+    public var tracer: (any Tracer)?
 
     public init(
         url: RedisURL,

@@ -27,11 +27,21 @@ public final class AsyncHTTPClientTransport: SimulatorTransport {
     }
 
     public func post(_ url: String, body: [UInt8], timeout: Duration) async throws(TransportError) -> HTTPResult {
+        try await execute(Self.payment(url, body: body), timeout: timeout)
+    }
+
+    public func post(_ url: String, body: [UInt8], timeout: Duration, traceparent: String) async throws(TransportError) -> HTTPResult {
+        var request = Self.payment(url, body: body)
+        request.headers.add(name: "traceparent", value: traceparent)
+        return try await execute(request, timeout: timeout)
+    }
+
+    private static func payment(_ url: String, body: [UInt8]) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: body))
-        return try await execute(request, timeout: timeout)
+        return request
     }
 
     public func get(_ url: String, timeout: Duration) async throws(TransportError) -> HTTPResult {

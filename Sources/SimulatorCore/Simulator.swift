@@ -31,10 +31,13 @@ public enum CopyOutcome: Sendable, Hashable {
 public struct Simulator: Sendable {
     public let settings: SimulatorSettings
     public let transport: any SimulatorTransport
+    /// The `traceparent` of each attempt: one trace per logical payment.
+    public let trace: PaymentTrace
 
-    public init(settings: SimulatorSettings, transport: any SimulatorTransport) {
+    public init(settings: SimulatorSettings, transport: any SimulatorTransport, trace: PaymentTrace = PaymentTrace()) {
         self.settings = settings
         self.transport = transport
+        self.trace = trace
     }
 
     /// Statuses worth retrying: the server may answer differently later.
@@ -170,7 +173,9 @@ public struct Simulator: Sendable {
             var serverFailure = false
             var outcomeUnknown = false
             do {
-                let result = try await transport.post(target + "/pay", body: body, timeout: settings.attemptTimeout)
+                let result = try await transport.post(
+                    target + "/pay", body: body, timeout: settings.attemptTimeout, traceparent: trace.traceparent(of: payment)
+                )
                 let answer = PaymentAnswer(result.body)
                 if let paymentID = answer.paymentID { paymentIDs.insert(paymentID) }
                 outcome = String(result.status)
@@ -287,7 +292,9 @@ public struct Simulator: Sendable {
             let target = settings.targets[nextTarget.next() % settings.targets.count]
             let sent = ContinuousClock.now
             do {
-                let result = try await transport.post(target + "/pay", body: body, timeout: settings.attemptTimeout)
+                let result = try await transport.post(
+                    target + "/pay", body: body, timeout: settings.attemptTimeout, traceparent: trace.traceparent(of: payment)
+                )
                 let answer = PaymentAnswer(result.body)
                 let unknown = answer.problemType == PaymentAnswer.outcomeUnknown
                 previousOutcome = String(result.status)

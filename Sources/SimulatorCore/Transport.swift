@@ -32,6 +32,8 @@ public enum TransportError: Error, Hashable, Sendable {
 /// The simulator's HTTP: AsyncHTTPClient in the binary, a double in tests.
 public protocol SimulatorTransport: Sendable {
     func post(_ url: String, body: [UInt8], timeout: Duration) async throws(TransportError) -> HTTPResult
+    /// A payment's attempt, with its W3C `traceparent` (PaymentTrace).
+    func post(_ url: String, body: [UInt8], timeout: Duration, traceparent: String) async throws(TransportError) -> HTTPResult
     func get(_ url: String, timeout: Duration) async throws(TransportError) -> HTTPResult
     /// A GET to a service that is not payment-api (the processor's `GET /charges`):
     /// without the API key, which is payment-api's secret, and with a larger body limit,
@@ -40,6 +42,11 @@ public protocol SimulatorTransport: Sendable {
 }
 
 extension SimulatorTransport {
+    /// Test doubles that do not look at the trace: the plain POST.
+    public func post(_ url: String, body: [UInt8], timeout: Duration, traceparent: String) async throws(TransportError) -> HTTPResult {
+        try await post(url, body: body, timeout: timeout)
+    }
+
     /// Test doubles hold no secret and no body limit: a plain GET.
     public func getExternal(_ url: String, timeout: Duration, maximumBodyBytes: Int) async throws(TransportError) -> HTTPResult {
         try await get(url, timeout: timeout)

@@ -27,6 +27,16 @@ public struct JSONWriter {
             JSONWriter.appendString(value, to: &bytes)
         }
 
+        /// A string, or `null` when there is none.
+        public mutating func field(_ name: String, stringOrNull value: String?) {
+            guard let value else {
+                key(name)
+                bytes.append(contentsOf: "null".utf8)
+                return
+            }
+            field(name, string: value)
+        }
+
         public mutating func field(_ name: String, integer value: Int64) {
             key(name)
             bytes.append(contentsOf: String(value).utf8)

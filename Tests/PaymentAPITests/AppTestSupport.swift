@@ -14,6 +14,7 @@ import Testing
 func withApp(
     redisURL: String? = nil,
     watchdog: Bool = true,
+    tracing: RequestTracing? = nil,
     _ configure: (inout AppConfiguration) -> Void = { _ in },
     _ test: @Sendable (any TestClientProtocol) async throws -> Void
 ) async throws {
@@ -31,7 +32,9 @@ func withApp(
     configure(&configuration)
     var logger = Logger(label: "payment-api-test")
     logger.logLevel = .critical
-    let app = try buildApplication(configuration: configuration, readiness: Readiness(), logger: logger, watchdog: watchdog)
+    let app = try buildApplication(
+        configuration: configuration, readiness: Readiness(), logger: logger, watchdog: watchdog, tracing: tracing
+    )
     try await app.test(.live, test)
 }
 

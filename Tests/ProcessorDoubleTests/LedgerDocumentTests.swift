@@ -12,7 +12,7 @@ import Testing
             let chargeID = try #require(charged.string("charge_id"))
             let document = try await double.get("/charges")
             #expect(document.status == 200)
-            let expected = #"{"charges":[{"charge_id":"\#(chargeID)","idempotency_key":"\#(Fixture.key(1))","reference":"\#(Fixture.reference(1))","amount_minor":1234,"currency":"USD"}],"declined":[],"#
+            let expected = #"{"charges":[{"charge_id":"\#(chargeID)","idempotency_key":"\#(Fixture.key(1))","reference":"\#(Fixture.reference(1))","amount_minor":1234,"currency":"USD","traceparent":null}],"declined":[],"#
                 + #""requests":{"total":3,"charged":1,"replayed":1,"declined":0,"in_progress":0,"failed_before":0,"#
                 + #""failed_after_charge":0,"dropped_after_charge":0,"slow":0,"unauthorized":0,"invalid":1,"reused":0,"#
                 + #""stalled":0,"absurd_retry_after":0,"transient_4xx":0,"lookups":1,"lookups_unavailable":0}}"#

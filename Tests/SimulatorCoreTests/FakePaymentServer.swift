@@ -81,6 +81,7 @@ final class FakePaymentServer: SimulatorTransport, Sendable {
         var unknown: [Unknown] = []
         var processorFailedAnswered: Set<String> = []
         var amountsSeen: [(key: String, amountMinor: Int64)] = []
+        var tracesSeen: [(key: String, traceparent: String)] = []
         var charges: [String: [Charge]] = [:]  // user → charges in the order charged
         var requests = 0
         var payRequests: [String] = []  // keys in arrival order
@@ -111,6 +112,16 @@ final class FakePaymentServer: SimulatorTransport, Sendable {
     /// Every /pay request's key and amount, in arrival order.
     var amountsSeen: [(key: String, amountMinor: Int64)] { state.withLock { $0.amountsSeen } }
     var unknownKeys: [String] { state.withLock { $0.unknown.map(\.key) } }
+
+    /// Every /pay request's key and `traceparent`, in arrival order.
+    var tracesSeen: [(key: String, traceparent: String)] { state.withLock { $0.tracesSeen } }
+
+    func post(_ url: String, body: [UInt8], timeout: Duration, traceparent: String) async throws(TransportError) -> HTTPResult {
+        if case .object(let fields)? = try? JSONParser.parse(body), case .string(let key)? = fields.first(where: { $0.key == "idempotency_key" })?.value {
+            state.withLock { $0.tracesSeen.append((key, traceparent)) }
+        }
+        return try await post(url, body: body, timeout: timeout)
+    }
 
     func post(_ url: String, body: [UInt8], timeout: Duration) async throws(TransportError) -> HTTPResult {
         guard case .object(let fields)? = try? JSONParser.parse(body),

@@ -51,6 +51,25 @@ struct SimulatorTests {
         #expect(Set(server.keysSeen).count == 200)
     }
 
+    @Test func everyAttemptOfOnePaymentIsInOneTraceAndEachPaymentInItsOwn() async throws {
+        let server = FakePaymentServer(.init(failEvery: 2))
+        let report = await run(settings(), server)
+        #expect(report.retries > 0 && report.replays > 0, "retries and duplicates were sent")
+        var traces: [String: Set<String>] = [:]
+        var parents: [String] = []
+        for (key, traceparent) in server.tracesSeen {
+            let parts = traceparent.split(separator: "-")
+            try #require(parts.count == 4 && parts[0] == "00" && parts[1].count == 32 && parts[2].count == 16 && parts[3] == "01", "\(traceparent)")
+            traces[key, default: []].insert(String(parts[1]))
+            parents.append(String(parts[2]))
+        }
+        #expect(traces.count == 200, "every payment sent a traceparent")
+        #expect(traces.values.allSatisfy { $0.count == 1 }, "one trace id per payment, whatever its attempts")
+        #expect(Set(traces.values.compactMap(\.first)).count == 200, "no two payments share a trace")
+        #expect(Set(parents).count == parents.count, "a parent span id per attempt")
+        #expect(server.tracesSeen.count > 200, "some payments were sent more than once")
+    }
+
     @Test func thePlanMixesCurrenciesWithAmountsEachAccepts() throws {
         let plan = PaymentPlan.make(runID: "t", payments: 8, users: 2, amountRangeMinor: 99_999_999...100_000_000, seed: 3)
         #expect(plan.map(\.currency.code) == ["USD", "EUR", "JPY", "KWD", "USD", "EUR", "JPY", "KWD"])

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTPTypes
 import PaymentCore
+import Tracing
 
 /// Serves `POST /pay`, `GET /healthz` and `GET /readyz` (and HEAD of the probes) on the
 /// connection's event loop; every other request goes on, unchanged, to Hummingbird's
@@ -78,6 +79,15 @@ final class FastRouteHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var tenant: Tenant?
         /// Counted in the in-flight limit: leaves it once answered.
         var counted = false
+        /// A payment's server span, when tracing is on (probes have none).
+        var span: (any Span)?
+
+        /// Runs `body` with the span's context as the current one, so the lines it logs
+        /// carry `trace_id` and `span_id` and the ports it calls make child spans.
+        func inSpan<Value>(_ body: () -> Value) -> Value {
+            guard let span else { return body() }
+            return ServiceContext.withValue(span.context, operation: body)
+        }
 
         /// The request's logger, made when a line is to be written: a probe writes none.
         func logger(_ base: Logger) -> Logger {
@@ -197,6 +207,7 @@ final class FastRouteHandler: ChannelDuplexHandler, RemovableChannelHandler {
         current = Current(reading: .ours(exchange, body: ByteBuffer()), isRouters: false)
         guard case .pay = route else { return }
         exchange.counted = true
+        exchange.span = routes.tracing?.serverSpan(method: head.method, route: route.path, headers: head.headerFields)
         if let problem = routes.inflight.enter() {
             refuse(exchange, problem, context: context, countAsInvalid: false)
             return
@@ -220,7 +231,7 @@ final class FastRouteHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Answers `problem` before the request's end, whose rest is then dropped.
     /// `countAsInvalid`: a payment refused for what it is (not for load or credentials).
     private func refuse(_ exchange: Exchange, _ problem: Problem, context: ChannelHandlerContext, countAsInvalid: Bool = true) {
-        if countAsInvalid { routes.payments.rejected(problem, logger: exchange.logger(routes.logger)) }
+        if countAsInvalid { rejected(exchange, problem) }
         current?.reading = .refused
         write(problem.answer(requestID: exchange.requestID), for: exchange, context: context)
     }
@@ -234,16 +245,25 @@ final class FastRouteHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .pay:
             switch routes.payments.parse(body: body, head: exchange.head, tenant: exchange.tenant) {
             case .failure(let problem):
-                routes.payments.rejected(problem, logger: exchange.logger(routes.logger))
+                rejected(exchange, problem)
                 finish(problem.answer(requestID: exchange.requestID), for: exchange, context: context)
             case .success(let payment):
                 let (payments, logger) = (routes.payments, routes.logger)
-                payments.service.pay(payment, on: context.eventLoop).assumeIsolated().whenSuccess { outcome in
-                    let answer = payments.answer(outcome, of: payment, logger: exchange.logger(logger), requestID: exchange.requestID, since: exchange.start)
+                payments.service.pay(payment, on: context.eventLoop, span: exchange.span).assumeIsolated().whenSuccess { outcome in
+                    exchange.span?.attributes["payment.outcome"] = outcome.label
+                    let answer = exchange.inSpan {
+                        payments.answer(outcome, of: payment, logger: exchange.logger(logger), requestID: exchange.requestID, since: exchange.start)
+                    }
                     self.finish(answer, for: exchange, context: context)
                 }
             }
         }
+    }
+
+    /// A payment refused for what it is: counted and logged as invalid.
+    private func rejected(_ exchange: Exchange, _ problem: Problem) {
+        exchange.span?.attributes["payment.outcome"] = "invalid"
+        exchange.inSpan { routes.payments.rejected(problem, logger: exchange.logger(routes.logger)) }
     }
 
     /// Writes the answer to a whole request; the next one may come.
@@ -272,9 +292,12 @@ final class FastRouteHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if exchange.counted { routes.inflight.leave() }
         routes.timers.record(method: exchange.head.method.rawValue, route: exchange.route.path, status: answer.status.code, since: exchange.start)
         if routes.logger.logLevel <= AccessLogMiddleware.level(for: answer.status.code) {
-            AccessLogMiddleware.log(
-                exchange.logger(routes.logger), method: exchange.head.method, path: exchange.route.path, status: answer.status.code, since: exchange.start
-            )
+            exchange.inSpan {
+                AccessLogMiddleware.log(
+                    exchange.logger(routes.logger), method: exchange.head.method, path: exchange.route.path, status: answer.status.code, since: exchange.start
+                )
+            }
         }
+        if let span = exchange.span { RequestTracing.end(span, status: answer.status.code) }
     }
 }

@@ -44,4 +44,6 @@ struct FastRoutes: Sendable {
     let keyFile: APIKeyFile?
     let timers: RequestTimers
     let logger: Logger
+    /// nil: tracing is off, and no span is made.
+    let tracing: RequestTracing?
 }

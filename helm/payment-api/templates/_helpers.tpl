@@ -283,3 +283,57 @@ processor.keySecret, the processor double gets a generated Secret when it is emp
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+Tracing (tracing.enabled): OTEL_EXPORTER_OTLP_ENDPOINT is what turns the server's tracing on,
+so enabled without an endpoint is refused rather than rendered as a silent no-op. The batch
+span processor exports at most maxExportBatchSize spans at a time from a queue of maxQueueSize.
+*/}}
+{{- define "payment-api.validateTracing" -}}
+{{- if .Values.tracing.enabled }}
+{{- if not .Values.tracing.otlpEndpoint }}
+{{- fail "tracing.enabled is true, but tracing.otlpEndpoint is empty: the server traces only with OTEL_EXPORTER_OTLP_ENDPOINT. Set it to the base URL of an OTLP/HTTP receiver, e.g. http://otel-collector.observability.svc:4318 (docs/kubernetes.md, Traces), or leave tracing.enabled false" }}
+{{- end }}
+{{- $bsp := .Values.tracing.batchSpanProcessor }}
+{{- if gt (int $bsp.maxExportBatchSize) (int $bsp.maxQueueSize) }}
+{{- fail (printf "tracing.batchSpanProcessor.maxExportBatchSize (%d) exceeds maxQueueSize (%d): a batch cannot be larger than the queue it is taken from" (int $bsp.maxExportBatchSize) (int $bsp.maxQueueSize)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The TCP port of tracing.otlpEndpoint, for the server's egress NetworkPolicy: the URL's own
+port, else 443 for https and 80 for http.
+*/}}
+{{- define "payment-api.otlpEndpointPort" -}}
+{{- $url := urlParse .Values.tracing.otlpEndpoint }}
+{{- $port := regexFind ":[0-9]+$" $url.host | trimPrefix ":" }}
+{{- if $port }}
+{{- $port }}
+{{- else if eq $url.scheme "https" }}
+{{- 443 }}
+{{- else }}
+{{- 80 }}
+{{- end }}
+{{- end }}
+
+{{/*
+OTEL_RESOURCE_ATTRIBUTES: the pod's identity from the downward API (the OTEL_RESOURCE_ATTRIBUTES_*
+variables the Deployment defines just before it, expanded by the kubelet as $(NAME)), the
+Deployment and container names, the version, then tracing.resourceAttributes (sorted; the SDK
+keeps the last of two equal keys, so those replace the chart's).
+*/}}
+{{- define "payment-api.otelResourceAttributes" -}}
+{{- $attributes := list
+  "k8s.namespace.name=$(OTEL_RESOURCE_ATTRIBUTES_NAMESPACE)"
+  "k8s.pod.name=$(OTEL_RESOURCE_ATTRIBUTES_POD_NAME)"
+  "k8s.pod.uid=$(OTEL_RESOURCE_ATTRIBUTES_POD_UID)"
+  "k8s.node.name=$(OTEL_RESOURCE_ATTRIBUTES_NODE_NAME)"
+  (printf "k8s.deployment.name=%s" (include "payment-api.fullname" .))
+  "k8s.container.name=payment-api"
+  (printf "service.version=%s" (default .Chart.AppVersion .Values.image.tag)) }}
+{{- range $key, $value := .Values.tracing.resourceAttributes }}
+{{- $attributes = append $attributes (printf "%s=%s" $key $value) }}
+{{- end }}
+{{- join "," $attributes }}
+{{- end }}
