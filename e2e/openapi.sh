@@ -12,7 +12,8 @@ lib_init
 
 SCHEMATHESIS_VERSION=4.32.5
 VENV=.tools/schemathesis
-if [ "$("$VENV/bin/st" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+# bin/schemathesis, not bin/st: --version prints the name it was called by.
+if [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
     echo "e2e/openapi: installing schemathesis $SCHEMATHESIS_VERSION from PyPI into $VENV"
     rm -rf "$VENV"
     python3 -m venv "$VENV"
