@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end checks of payment-api as real processes on one redis-server:
 #  1. 200 concurrent requests with one key over two payment-api processes → one charge;
-#  2. /metrics counts a known sequence;
-#  3. SIGTERM: readiness 503 at once, in-flight requests finish with 200, exit 0 within
+#  2. GET /payments/{id} of that payment answers charged, with the receipt a replay returns;
+#  3. /metrics counts a known sequence;
+#  4. SIGTERM: readiness 503 at once, in-flight requests finish with 200, exit 0 within
 #     SHUTDOWN_DRAIN_SECONDS + 2 s.
 # Prints "N passed, N failed" and exits non-zero on any failure.
 set -euo pipefail
@@ -31,6 +32,14 @@ check "every answer is 200 (executed or replayed) or 409 (in flight)" "" "$(grep
 ledger=$(curl -s "http://127.0.0.1:$port_a/ledger/$user" | jq -c '{user_id, payments, totals, charges: [.charges[] | {idempotency_key, amount_minor, currency}]}')
 check "the ledger holds exactly one charge" \
     "{\"user_id\":\"$user\",\"payments\":1,\"totals\":{\"USD\":1234},\"charges\":[{\"idempotency_key\":\"one-key\",\"amount_minor\":1234,\"currency\":\"USD\"}]}" "$ledger"
+
+echo "== GET /payments/{id} of that payment: charged, with the receipt a replay returns"
+replay=$(pay "$port_b" "$body")
+receipt=${replay#* }
+id=$(jq -r .payment_id <<<"$receipt")
+found=$(curl -s "http://127.0.0.1:$port_a/payments/$id")
+check "GET /payments/$id answers charged" "charged 1234 USD" "$(jq -r '"\(.status) \(.amount_minor) \(.currency)"' <<<"$found")"
+check "its receipt is the replay's body, byte for byte" yes "$([[ $found == *"\"receipt\":$receipt}" ]] && echo yes || echo "no: $found")"
 
 echo "== /metrics after a known sequence (fresh process)"
 port_m=$(free_port); start_api "$port_m" "${common[@]}"; wait_ready "$port_m"

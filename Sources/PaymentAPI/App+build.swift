@@ -148,6 +148,7 @@ func buildRouter(
     router.add(middleware: InflightLimitMiddleware(limit: inflight))
     if let keyFile { router.add(middleware: AuthMiddleware(file: keyFile)) }
     LedgerController(store: store).addRoutes(to: router)
+    PaymentLookupController(store: store).addRoutes(to: router)
     HealthController(registry: registry).addRoutes(to: router)
     try OpenAPIController().addRoutes(to: router)
     MethodNotAllowed.addForEveryRoute(of: router, servedBeside: FastRoutes.served)

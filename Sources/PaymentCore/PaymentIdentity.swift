@@ -37,6 +37,15 @@ public struct PaymentIdentity: Sendable, Hashable {
         self.processorKey = processorKey
     }
 
+    /// True for text of the form `paymentID` has: `pay_` and 32 lower-case hex digits.
+    /// What a lookup by payment id accepts; anything else cannot name a payment.
+    public static func isPaymentID(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return bytes.count == 36 && bytes.starts(with: Array("pay_".utf8)) && bytes.dropFirst(4).allSatisfy { byte in
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+        }
+    }
+
     private static func mac(_ purpose: String, _ message: [UInt8], _ secret: Secret) -> [UInt8] {
         // A copy of the keyed HMAC: the key's inner and outer pads are hashed once, when
         // the secret is made, not for every payment.

@@ -151,6 +151,11 @@ public protocol IdempotencyStore: Sendable {
     func extend(_ request: PaymentRequest, lease: Lease, to duration: Duration) async throws -> Bool
     /// The user's count and totals and the charges in `window`, read at one instant.
     func ledger(for user: UserID, tenant: Tenant?, charges window: ChargeWindow) async throws -> Ledger
+    /// The payment `paymentID` as its record says now, if `tenant` (nil: authentication
+    /// off) owns it. `complete` and `markUnknown` index the id before they write the
+    /// record; nil when no index names it, it names another tenant's payment, or the
+    /// record it names no longer carries this id (`PaymentLookup(paymentID:record:)`).
+    func lookup(paymentID: String, tenant: Tenant?) async throws -> PaymentLookup?
 
     // The payment's steps on an event loop: the same steps, as futures that complete on
     // `eventLoop`. The defaults (PaymentPorts+EventLoop.swift) run the async methods in

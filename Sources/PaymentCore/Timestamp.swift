@@ -26,6 +26,15 @@ public enum Timestamp {
         return prefix + "." + digits(milliseconds, 3) + "Z"
     }
 
+    /// A time in milliseconds since 1970 (Redis's `TIME`, as the records keep it) in the
+    /// same form as `now()`: a lookup's times read like the receipt's `created_at`.
+    public static func format(milliseconds: Int64) -> String {
+        let (seconds, rest) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        // Before 1970 the remainder is negative: borrow a second, as the clock would.
+        let (epoch, fraction) = rest < 0 ? (seconds - 1, rest + 1000) : (seconds, rest)
+        return format(epochSeconds: Int(epoch)) + "." + digits(Int(fraction), 3) + "Z"
+    }
+
     /// `2026-12-06T22:57:42`, UTC.
     static func format(epochSeconds: Int) -> String {
         var seconds = time_t(epochSeconds)

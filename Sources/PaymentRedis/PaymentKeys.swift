@@ -4,8 +4,10 @@ import PaymentCore
 /// each script touches a single Redis Cluster slot.
 ///
 ///     pay:{u}:idem:<key>   hash  state (inflight|unknown|done), fp, owner, fence, status,
-///                                body; once unknown also pk, pid, amount, cur, since,
-///                                attempts, and `until` (the lease while in flight again)
+///                                body, amount, cur, created (ms, by begin), updated (ms, by
+///                                complete and markUnknown); once unknown also pk, pid,
+///                                since, attempts, and `until` (the lease while in flight
+///                                again)
 ///     pay:{u}:bucket       hash  t (milli-tokens), ts (ms)
 ///     pay:{u}:fence:<key>  int   the key's last fencing token (expires with retention)
 ///     pay:{u}:ledger       hash  count, total:<CUR>
@@ -17,6 +19,12 @@ import PaymentCore
 ///                                when it is due (ms); not atomic with the record (another
 ///                                slot), so it is written first and checked against it
 ///     pay:reconcile:unresolved  zset  the same, for payments the reconciler gave up on
+///     pay:pid:<payment id> string "<tenant>\0<user>\0<key>" (the reconciler queue's
+///                                member): which record a payment id is, for a lookup by
+///                                id; the id is an HMAC, not invertible. Another slot, so
+///                                written by complete and markUnknown before their script,
+///                                with the retention as its TTL; the record is checked
+///                                against it (it must carry the id), as the queue's is
 ///     pay:{u}:lock:<key>   string owner token (Redlock mode, on each lock node only)
 ///
 /// With authentication on, a tenant's keys start with `t:<tenant>:` (the hash tag stays
@@ -50,6 +58,10 @@ public struct PaymentKeys: Sendable, Hashable {
     /// No braces, like the global bucket: no user id can name them.
     public var reconcileQueue: String { "\(prefix)pay:reconcile" }
     public var unresolvedQueue: String { "\(prefix)pay:reconcile:unresolved" }
+    /// No braces either: an index entry is on a slot of its own, whoever's payment it is.
+    /// No tenant prefix: the id (an HMAC over the tenant too) is one tenant's already, and
+    /// the entry names its tenant, which the lookup checks.
+    public func paymentIndex(_ paymentID: String) -> String { "\(prefix)pay:pid:\(paymentID)" }
     public func ledger(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):ledger" }
     public func charges(_ userID: UserID, tenant: Tenant? = nil) -> String { "\(user(userID, tenant)):charges" }
     /// No braces: every user key has `pay:{` where this has `pay:g`, so no user id (not

@@ -65,7 +65,9 @@ public enum PaymentScripts {
     /// KEYS[1] idempotency record, KEYS[2] user bucket, KEYS[3] the key's fence.
     /// ARGV[1] fingerprint, ARGV[2] owner token, ARGV[3] lease ms,
     /// ARGV[4] bucket capacity (0: no limit), ARGV[5] refill per second,
-    /// ARGV[6] fence retention s.
+    /// ARGV[6] fence retention s, ARGV[7] amount minor, ARGV[8] currency.
+    /// A new record keeps its amount, currency and `created` (Redis ms) for a lookup by
+    /// payment id (RedisIdempotencyStore+Lookup.swift).
     /// A record in the unknown state (or in flight again after one, with its lease run
     /// out) is taken again by the same fingerprint: the charge is re-driven at once with
     /// the processor key stored with it; another fingerprint gets 'mismatch'.
@@ -102,7 +104,8 @@ public enum PaymentScripts {
           return {'acquired', fence, left, reset, r[6], r[7]}
         end
         local fence, text = next_fence(KEYS[3], ARGV[6])
-        redis.call('HSET', KEYS[1], 'state', 'inflight', 'fp', ARGV[1], 'owner', ARGV[2], 'fence', text)
+        redis.call('HSET', KEYS[1], 'state', 'inflight', 'fp', ARGV[1], 'owner', ARGV[2], 'fence', text,
+          'amount', ARGV[7], 'cur', ARGV[8], 'created', string.format('%d', now_ms()))
         redis.call('PEXPIRE', KEYS[1], ARGV[3])
         return {'acquired', fence, left, reset}
         """)
@@ -114,11 +117,13 @@ public enum PaymentScripts {
     /// that charged nothing: a decline), ARGV[9] idempotency key, ARGV[10] the
     /// processor's charge id ('' when it gave none), ARGV[11] its member in the user's
     /// unknown payments.
+    /// The record keeps `updated` (Redis ms) for a lookup by payment id; the id's index
+    /// (`pay:pid:<id>`, another slot) was written before this script.
     /// Reply: 1 committed (record done and, with a payment id, ledger charged, together),
     /// 0 lease lost.
     public static let complete = RedisScript(name: "complete", clock + leaseFunction + """
         if not holds(KEYS[1], ARGV[1], ARGV[2]) then return 0 end
-        redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[3], 'body', ARGV[4])
+        redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[3], 'body', ARGV[4], 'updated', string.format('%d', now_ms()))
         redis.call('HDEL', KEYS[1], 'owner', 'until')
         redis.call('EXPIRE', KEYS[1], ARGV[5])
         redis.call('ZREM', KEYS[4], ARGV[11])
@@ -139,12 +144,13 @@ public enum PaymentScripts {
     /// the user's unknown payments, ARGV[9] reconciler attempts so far ('' leaves them).
     /// The attempt we hold may have charged: the record stays, with its fingerprint and
     /// what the reconciler needs to ask the processor, in the state 'unknown', its lease
-    /// released, for the retention; the user's set lists it for `/ledger`.
+    /// released, for the retention; the user's set lists it for `/ledger`. `updated`
+    /// (Redis ms) is for a lookup by payment id, whose index was written before.
     /// Reply: 1 recorded, 0 not held by us (nothing changed: it may have completed).
     public static let markUnknown = RedisScript(name: "mark_unknown", clock + leaseFunction + """
         if not holds(KEYS[1], ARGV[1], ARGV[2]) then return 0 end
         local now = string.format('%d', now_ms())
-        redis.call('HSET', KEYS[1], 'state', 'unknown', 'pk', ARGV[4], 'pid', ARGV[5], 'amount', ARGV[6], 'cur', ARGV[7])
+        redis.call('HSET', KEYS[1], 'state', 'unknown', 'pk', ARGV[4], 'pid', ARGV[5], 'amount', ARGV[6], 'cur', ARGV[7], 'updated', now)
         redis.call('HSETNX', KEYS[1], 'since', now)
         if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'attempts', ARGV[9]) end
         redis.call('HDEL', KEYS[1], 'owner', 'until')

@@ -84,6 +84,14 @@ public struct JSONWriter {
             bytes.append(UInt8(ascii: "]"))
         }
 
+        /// A value that is JSON already, put in byte for byte (a stored body that must be
+        /// shown exactly as it is answered, or `null`). The caller vouches that `json` is
+        /// one JSON value: this writer checks nothing.
+        public mutating func field(_ name: String, json value: [UInt8]) {
+            key(name)
+            bytes.append(contentsOf: value)
+        }
+
         public mutating func field(_ name: String, object body: (inout ObjectWriter) -> Void) {
             key(name)
             var nested = ObjectWriter()

@@ -93,6 +93,31 @@ struct AuthTests {
         }
     }
 
+    /// `GET /payments/{id}` as `/ledger`: 401 without a valid key, and another tenant's id
+    /// answers exactly as an id never handed out, so ids cannot be probed across tenants.
+    @Test func aPaymentIsFoundByItsIDOnlyByItsTenant() async throws {
+        try await withAuthApp(Self.twoTenants) { client, _ in
+            let paid = try await client.pay(payBody(user: uniqueUser("lookup-tenant")), headers: bearer("key-a.secret-a"))
+            let paymentID = try #require(lookupMember("payment_id", of: paid.text), "\(paid.text)")
+            let uri = "/payments/\(paymentID)"
+            func get(_ uri: String, _ headers: HTTPFields) async throws -> TestResponse {
+                try await client.executeRequest(uri: uri, method: .get, headers: headers, body: nil)
+            }
+            expectProblem(try await get(uri, [:]), .unauthorized, type: "unauthorized")
+            expectProblem(try await get(uri, bearer("key-a.wrong")), .unauthorized, type: "unauthorized")
+            let own = try await get(uri, bearer("key-a.secret-a"))
+            #expect(own.status == .ok, "\(own.text)")
+            expectLookup(own.text, paymentID: paymentID, status: "charged", amountMinor: 10_000, currency: "USD", chargeID: nil)
+
+            let other = try await get(uri, bearer("key-b.secret-b"))
+            let never = try await get("/payments/pay_" + String(repeating: "0", count: 32), bearer("key-b.secret-b"))
+            expectProblem(other, .notFound, type: "payment-not-found")
+            // The same answer but for the request's own id.
+            let answer = { (response: TestResponse) in response.text.components(separatedBy: #","request_id":"#).first }
+            #expect(answer(other) == answer(never))
+        }
+    }
+
     @Test func rotatedKeyFileTakesEffectWithoutARestart() async throws {
         try await withAuthApp(Self.twoTenants, reload: .milliseconds(100)) { client, path in
             let body = payBody(user: uniqueUser("rotate"))

@@ -1,6 +1,7 @@
 import HTTPTypes
 import HummingbirdTesting
 import PaymentAPI
+import PaymentCore
 import PaymentRedis
 import RedisClient
 import RedisTestSupport
@@ -8,7 +9,8 @@ import Testing
 
 /// Readiness on a Redis Cluster says whether this pod can serve: one dead master out of
 /// three leaves two thirds of the users payable, so the pod stays in rotation, /readyz
-/// names the master and its slots, and only that master's users get 503.
+/// names the master and its slots, and only that master's users get 503 (and the payments
+/// whose id's index, `pay:pid:<id>`, is on it: the live users here are chosen without).
 /// `cluster-require-full-coverage no`, so the live masters keep serving their slots
 /// once the dead one is marked failed (with `yes` Redis itself refuses every key then).
 @Suite("readiness on a Redis Cluster with a dead master", .redisCluster(arguments: ["--cluster-require-full-coverage", "no"]))
@@ -24,9 +26,12 @@ struct ClusterReadinessTests {
             index += 1
             // Every key of a user carries the hash tag {user}.
             let owner = try await cluster.owner(of: ClusterKeySlot.slot(for: "pay:{\(user)}:ledger"))
+            let during = PaymentRequest(userID: try UserID(user), amountMinor: 1, currency: .usd, idempotencyKey: try IdempotencyKey("during"))
+            let indexKey = PaymentKeys().paymentIndex(PaymentIdentity(for: during, secret: .unset).paymentID)
+            let indexOwner = try await cluster.owner(of: ClusterKeySlot.slot(for: indexKey))
             if owner.port == victim.port {
                 if dead.count < 2 { dead.append(user) }
-            } else if live.count < 4 {
+            } else if live.count < 4, indexOwner.port != victim.port {
                 live.append(user)
             }
         }

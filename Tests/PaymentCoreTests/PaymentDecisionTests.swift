@@ -535,6 +535,10 @@ extension PaymentDecisionTests {
         func ledger(for user: UserID, tenant: Tenant?, charges window: ChargeWindow) async throws -> Ledger {
             try await base.ledger(for: user, tenant: tenant, charges: window)
         }
+
+        func lookup(paymentID: String, tenant: Tenant?) async throws -> PaymentLookup? {
+            try await base.lookup(paymentID: paymentID, tenant: tenant)
+        }
     }
 
     /// The shared bucket's answer, or (nil) a limiter that cannot be reached.

@@ -54,6 +54,10 @@ struct LosingStore: IdempotencyStore {
     func ledger(for user: UserID, tenant: Tenant?, charges window: ChargeWindow) async throws -> Ledger {
         try await base.ledger(for: user, tenant: tenant, charges: window)
     }
+
+    func lookup(paymentID: String, tenant: Tenant?) async throws -> PaymentLookup? {
+        try await base.lookup(paymentID: paymentID, tenant: tenant)
+    }
 }
 
 @Suite("lost replies: every answer says what happened, no key stays stuck", .redisServer())

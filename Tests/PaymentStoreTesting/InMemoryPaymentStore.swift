@@ -85,19 +85,24 @@ public final class InMemoryPaymentStore: IdempotencyStore, UnknownPaymentQueue {
         let now = nowMilliseconds()
         // As `RedisIdempotencyStore.complete`: the whole seconds, not at least one.
         let keep = Self.retentionSeconds(retention, atLeastOne: false)
+        let indexed = Self.retentionSeconds(retention, atLeastOne: true)
         return state.withLock {
-            $0.complete(request, lease: lease, response: response, charge: charge, identity: identity, retentionSeconds: keep, now: now)
+            // The index first, whether or not the lease holds, as there.
+            $0.index(identity, of: request, retentionSeconds: indexed, now: now)
+            return $0.complete(request, lease: lease, response: response, charge: charge, identity: identity, retentionSeconds: keep, now: now)
         }
     }
 
-    /// `RedisIdempotencyStore.markUnknown`: the reconciler's queue first (whether or not
-    /// the lease holds, as there), then `PaymentScripts.markUnknown`.
+    /// `RedisIdempotencyStore.markUnknown`: the payment id's index and the reconciler's
+    /// queue first (whether or not the lease holds, as there), then
+    /// `PaymentScripts.markUnknown`.
     public func markUnknown(
         _ request: PaymentRequest, lease: Lease, identity: PaymentIdentity, retention: Duration, followUp: UnknownFollowUp
     ) async throws -> Bool {
         let now = nowMilliseconds()
         let keep = Self.retentionSeconds(retention, atLeastOne: true)
         return state.withLock { state in
+            state.index(identity, of: request, retentionSeconds: keep, now: now)
             let attempts: Int?
             switch followUp {
             case .recheck(let after, let count):
@@ -142,6 +147,13 @@ public final class InMemoryPaymentStore: IdempotencyStore, UnknownPaymentQueue {
     public func ledger(for user: UserID, tenant: Tenant?, charges window: ChargeWindow) async throws -> Ledger {
         let now = nowMilliseconds()
         return state.withLock { $0.ledger(UserKey(tenant: tenant, userID: user), window: window, now: now) }
+    }
+
+    /// GET of `pay:pid:<id>`, its tenant checked, then HMGET of the record it names
+    /// (RedisIdempotencyStore+Lookup.swift).
+    public func lookup(paymentID: String, tenant: Tenant?) async throws -> PaymentLookup? {
+        let now = nowMilliseconds()
+        return state.withLock { $0.lookup(paymentID, tenant: tenant, now: now) }
     }
 
     // MARK: UnknownPaymentQueue (RedisIdempotencyStore+Reconcile.swift)
@@ -284,8 +296,14 @@ private struct Record {
     var expiresAt: Int64
     /// `status` and `body`, once done.
     var response: StoredResponse?
-    /// `pk`, `pid`, `amount`, `cur`: what the reconciler needs, once unknown.
-    var unknown: UnknownDetails?
+    /// `amount` and `cur`: written by begin (a new record) and by markUnknown.
+    var amountMinor: Int64
+    var currencyCode: String
+    /// `pk` and `pid`: the identity the reconciler asks under, once unknown.
+    var identity: PaymentIdentity?
+    /// `created` (begin, a new record) and `updated` (complete, markUnknown), ms.
+    var created: Int64
+    var updated: Int64?
     /// `since` (ms): when it first became unknown; abort returns a record that has it to
     /// unknown instead of deleting it.
     var since: Int64?
@@ -297,12 +315,6 @@ private struct Record {
         owner = nil
         leaseEnd = nil
     }
-}
-
-private struct UnknownDetails {
-    var identity: PaymentIdentity
-    var amountMinor: Int64
-    var currencyCode: String
 }
 
 /// `pay:{u}:bucket`: milli-tokens, so refill is integer arithmetic.
@@ -343,6 +355,8 @@ private struct State {
     /// `pay:reconcile` and `pay:reconcile:unresolved`: when each entry is due (ms).
     var reconcileQueue: [RecordKey: Int64] = [:]
     var unresolvedQueue: [RecordKey: Int64] = [:]
+    /// `pay:pid:<id>`: the record a payment id names, and when the entry expires (ms).
+    var paymentIndex: [String: (reference: RecordKey, expiresAt: Int64)] = [:]
 
     // MARK: Expiry
 
@@ -450,7 +464,8 @@ private struct State {
             let fence = nextFence(key, retentionSeconds: fenceRetention, now: now)
             records[key] = Record(
                 phase: .inFlight, fingerprint: request.fingerprint, owner: owner, fence: fence, leaseEnd: nil,
-                expiresAt: now + leaseMilliseconds, response: nil, unknown: nil, since: nil, attempts: nil
+                expiresAt: now + leaseMilliseconds, response: nil, amountMinor: request.amountMinor, currencyCode: request.currency.code,
+                identity: nil, created: now, updated: nil, since: nil, attempts: nil
             )
             return .acquired(Lease(owner: owner, fence: fence), rateLimit: status)
         }
@@ -467,7 +482,7 @@ private struct State {
         // Unknown, or a re-drive whose holder is gone: drive it again. The record keeps
         // its retention; the lease is `until`.
         let lease = retake(&record, key, owner: owner, leaseMilliseconds: leaseMilliseconds, fenceRetention: fenceRetention, now: now)
-        guard let earlier = record.unknown?.identity else { return .acquired(lease, rateLimit: status) }
+        guard let earlier = record.identity else { return .acquired(lease, rateLimit: status) }
         return .redrive(lease, rateLimit: status, earlier: earlier)
     }
 
@@ -481,6 +496,7 @@ private struct State {
         guard var record = heldRecord(key, lease: lease, now: now) else { return .leaseLost }
         record.phase = .done
         record.response = response
+        record.updated = now
         record.releaseLease()
         record.expiresAt = now + retentionSeconds * 1000
         records[key] = record
@@ -509,7 +525,10 @@ private struct State {
         let key = RecordKey(request)
         guard var record = heldRecord(key, lease: lease, now: now) else { return false }
         record.phase = .unknown
-        record.unknown = UnknownDetails(identity: identity, amountMinor: request.amountMinor, currencyCode: request.currency.code)
+        record.identity = identity
+        record.amountMinor = request.amountMinor
+        record.currencyCode = request.currency.code
+        record.updated = now
         let since = record.since ?? now
         record.since = since
         if let attempts { record.attempts = attempts }
@@ -579,21 +598,21 @@ private struct State {
         if record.phase == .inFlight {
             guard let end = record.leaseEnd, end <= now else { return .success(.busy) }
         }
-        guard let details = record.unknown else { return .success(.settled) }
+        guard let identity = record.identity else { return .success(.settled) }
         let lease = retake(&record, reference, owner: owner, leaseMilliseconds: leaseMilliseconds, fenceRetention: fenceRetention, now: now)
 
-        guard let currency = Currency(code: details.currencyCode) else {
-            return .failure(.init(description: "claim: the record's currency \(details.currencyCode) is not one we accept"))
+        guard let currency = Currency(code: record.currencyCode) else {
+            return .failure(.init(description: "claim: the record's currency \(record.currencyCode) is not one we accept"))
         }
         let request = PaymentRequest(
-            userID: reference.userID, amountMinor: details.amountMinor, currency: currency, idempotencyKey: reference.idempotencyKey,
+            userID: reference.userID, amountMinor: record.amountMinor, currency: currency, idempotencyKey: reference.idempotencyKey,
             tenant: reference.tenant
         )
         guard request.fingerprint == record.fingerprint else {
             return .failure(.init(description: "claim: the record's amount and currency do not give back its fingerprint"))
         }
         return .success(.claimed(ClaimedUnknownPayment(
-            reference: reference, request: request, identity: details.identity, lease: lease,
+            reference: reference, request: request, identity: identity, lease: lease,
             attempts: record.attempts ?? 0
         )))
     }
@@ -610,6 +629,33 @@ private struct State {
         account.removeUnknown(UnknownEntry(paymentID: payment.identity.paymentID, idempotencyKey: request.idempotencyKey.value))
         accounts[user] = account
         return true
+    }
+
+    /// SET of `pay:pid:<id>` with the retention as its TTL (a new entry replaces the old).
+    mutating func index(_ identity: PaymentIdentity, of request: PaymentRequest, retentionSeconds: Int64, now: Int64) {
+        paymentIndex[identity.paymentID] = (RecordKey(request), now + retentionSeconds * 1000)
+    }
+
+    /// The index entry (live, and the caller's tenant's), then the record it names, read
+    /// as HMGET reads it, and `PaymentLookup(paymentID:record:)` decides.
+    mutating func lookup(_ paymentID: String, tenant: Tenant?, now: Int64) -> PaymentLookup? {
+        guard let entry = paymentIndex[paymentID] else { return nil }
+        guard entry.expiresAt > now else {
+            paymentIndex[paymentID] = nil
+            return nil
+        }
+        guard entry.reference.tenant == tenant, let record = liveRecord(entry.reference, now: now) else { return nil }
+        let state: String
+        switch record.phase {
+        case .inFlight: state = "inflight"
+        case .unknown: state = "unknown"
+        case .done: state = "done"
+        }
+        let fields = PaymentRecordFields(
+            state: state, paymentID: record.identity?.paymentID, amountMinor: record.amountMinor, currency: record.currencyCode,
+            status: record.response?.status, body: record.response?.body, created: record.created, updated: record.updated
+        )
+        return PaymentLookup(paymentID: paymentID, record: fields)
     }
 
     /// ZADD to `pay:reconcile` (a new score replaces the old one).

@@ -46,6 +46,10 @@ public enum StoreContract {
         ("tenants share no keys and no ledgers", { try await tenantsShareNothing($0.store) }),
         ("the reconciler claims an unknown record and releases it", { try await theReconcilerClaimsAndReleases($0.store) }),
         ("an unresolved payment is counted until it settles", { try await anUnresolvedPaymentIsCountedUntilItSettles($0.store) }),
+        ("a payment is found by its id once unknown, re-driven and charged", { try await aPaymentIsFoundByItsIDThroughItsLife($0.store) }),
+        ("a declined payment is found with its stored answer", { try await aDeclinedPaymentIsFoundWithItsStoredAnswer($0.store) }),
+        ("a payment id is found only by its own tenant", { try await aPaymentIDIsFoundOnlyByItsTenant($0.store) }),
+        ("an id whose key was released and used again is not found", { try await anIDWhoseKeyWasUsedAgainIsNotFound($0.store) }),
     ]
 
     public static var names: [String] { all.map { $0.name } }
@@ -463,6 +467,102 @@ public enum StoreContract {
         #expect(try await store.claim(reference, owner: "reconciler", lease: standardLease, retention: retention) == .settled)
         #expect(try await store.sweepUnresolved(limit: 10) == 1)
         #expect(try await store.counts() == UnknownCounts(pending: 0, unresolved: 0))
+    }
+
+    // MARK: lookup by payment id
+
+    /// A first attempt in flight has handed its id to no one but the processor: it is not
+    /// found yet. Unknown, it is found with its amount and currency; re-driven, in
+    /// progress; completed, charged, with the receipt a replay answers byte for byte and
+    /// the processor's charge id; its creation time stays the first begin's.
+    public static func aPaymentIsFoundByItsIDThroughItsLife(_ store: some IdempotencyStore) async throws {
+        let payment = try request(try freshUser("contract-lookup"), amountMinor: 1_234, currency: try #require(Currency(code: "EUR")))
+        let identity = identity(for: payment)
+        let first = try await acquire(store, payment)
+        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: nil) == nil, "a first attempt in flight is not indexed yet")
+
+        #expect(try await markUnknown(store, payment, lease: first, identity: identity))
+        let unknown = try #require(try await store.lookup(paymentID: identity.paymentID, tenant: nil), "an unknown payment is found")
+        #expect(unknown.paymentID == identity.paymentID)
+        #expect(unknown.status == .unknown)
+        #expect(unknown.amountMinor == 1_234 && unknown.currency == "EUR")
+        #expect(unknown.chargeID == nil && unknown.receipt == nil)
+        #expect(unknown.createdMilliseconds > 0 && unknown.createdMilliseconds <= unknown.updatedMilliseconds)
+
+        let redrive = try #require(try await begin(store, payment).redriven)
+        let again = try #require(try await store.lookup(paymentID: identity.paymentID, tenant: nil), "a re-drive is found")
+        #expect(again.status == .inProgress)
+        #expect(again.receipt == nil)
+
+        let (response, charge) = PaymentReceipt.completion(of: payment, identity: identity, chargeID: "ch_lookup")
+        #expect(try await store.complete(
+            payment, lease: redrive.lease, response: response, charge: charge, identity: identity, retention: retention
+        ) == .committed)
+        let charged = try #require(try await store.lookup(paymentID: identity.paymentID, tenant: nil), "a charged payment is found")
+        #expect(charged.status == .charged)
+        #expect(charged.receipt == response.body, "the receipt a replay answers, byte for byte")
+        #expect(try await begin(store, payment).replayed?.body == charged.receipt)
+        #expect(charged.chargeID == "ch_lookup")
+        #expect(charged.amountMinor == 1_234 && charged.currency == "EUR")
+        #expect(charged.createdMilliseconds == unknown.createdMilliseconds, "created by the first begin")
+        #expect(charged.updatedMilliseconds >= unknown.updatedMilliseconds)
+    }
+
+    /// A decline is found as declined, with the 402 problem a replay answers; no charge id.
+    public static func aDeclinedPaymentIsFoundWithItsStoredAnswer(_ store: some IdempotencyStore) async throws {
+        let payment = try request(try freshUser("contract-lookup-decline"), amountMinor: 700)
+        let identity = identity(for: payment)
+        let decline = PaymentDecline(paymentID: identity.paymentID, request: payment, code: "card_declined", message: "insufficient funds")
+        let response = StoredResponse(status: PaymentDecline.status, body: decline.json)
+        #expect(try await store.complete(
+            payment, lease: try await acquire(store, payment), response: response, charge: nil, identity: identity, retention: retention
+        ) == .committed)
+        let found = try #require(try await store.lookup(paymentID: identity.paymentID, tenant: nil), "a declined payment is found")
+        #expect(found.status == .declined)
+        #expect(found.receipt == decline.json)
+        #expect(found.chargeID == nil)
+        #expect(found.amountMinor == 700 && found.currency == "USD")
+    }
+
+    /// Another tenant, or none (authentication off), finds nothing under a tenant's id,
+    /// exactly as under an id never handed out.
+    public static func aPaymentIDIsFoundOnlyByItsTenant(_ store: some IdempotencyStore) async throws {
+        var payment = try request(try freshUser("contract-lookup-tenant"))
+        payment.tenant = try #require(Tenant("tenant-a"))
+        let identity = identity(for: payment)
+        let (response, charge) = PaymentReceipt.completion(of: payment, identity: identity, chargeID: nil)
+        #expect(try await store.complete(
+            payment, lease: try await acquire(store, payment), response: response, charge: charge, identity: identity, retention: retention
+        ) == .committed)
+        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: payment.tenant)?.status == .charged)
+        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: try #require(Tenant("tenant-b"))) == nil)
+        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: nil) == nil, "no tenant is not tenant a")
+        #expect(try await store.lookup(paymentID: "pay_" + String(repeating: "0", count: 32), tenant: payment.tenant) == nil)
+    }
+
+    /// The index outlives a record the reconciler released; the key, used again, gets a
+    /// new record under another id (a rotated secret): the old id is not found, the new
+    /// one is.
+    public static func anIDWhoseKeyWasUsedAgainIsNotFound(_ store: some IdempotencyStore & UnknownPaymentQueue) async throws {
+        let payment = try request(try freshUser("contract-lookup-stale"))
+        let older = identity("stale")
+        #expect(try await markUnknown(store, payment, lease: try await acquire(store, payment), identity: older))
+        #expect(try await store.lookup(paymentID: older.paymentID, tenant: nil)?.status == .unknown)
+        let claim = try await store.claim(UnknownPaymentReference(payment), owner: "reconciler", lease: standardLease, retention: retention)
+        guard case .claimed(let claimed) = claim else {
+            Issue.record("an unknown record is claimed, got \(claim)")
+            return
+        }
+        #expect(try await store.release(claimed))
+        #expect(try await store.lookup(paymentID: older.paymentID, tenant: nil) == nil, "its record is gone")
+
+        let current = identity(for: payment)
+        let (response, charge) = PaymentReceipt.completion(of: payment, identity: current, chargeID: nil)
+        #expect(try await store.complete(
+            payment, lease: try await acquire(store, payment), response: response, charge: charge, identity: current, retention: retention
+        ) == .committed)
+        #expect(try await store.lookup(paymentID: older.paymentID, tenant: nil) == nil, "the key's record carries another id now")
+        #expect(try await store.lookup(paymentID: current.paymentID, tenant: nil)?.status == .charged)
     }
 
     // MARK: Helpers
