@@ -7,7 +7,7 @@
 #  1. Redis down at start: /readyz 503, /healthz 200, POST 503; ready once Redis appears.
 #  2. Redis killed (SIGKILL) under load: 503 + Retry-After; 200 within 2 s of its return.
 #  3. Redis hung (SIGSTOP) for 5 s under load: every answer within 2 × REDIS_TIMEOUT_MS +
-#     500 ms (complete, then markUnknown, each bounded), the in-flight cap sheds with 503, memory
+#     500 ms (index then abort, or complete then markUnknown, each bounded), the in-flight cap sheds with 503, memory
 #     stays bounded.
 #  4. payment-api SIGKILLed mid-request: the client's retry with the same key after the
 #     lease is charged exactly once; and a replica killed under load.

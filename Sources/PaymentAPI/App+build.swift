@@ -98,7 +98,8 @@ public func buildApplication(
     let inflight = InflightLimit(limit: configuration.maxInflightRequests, metrics: metrics)
     let timers = RequestTimers(metrics: metrics)
     let router = try buildRouter(
-        store: service.store, registry: registry, inflight: inflight, timers: timers, keyFile: keyFile, tracing: tracing
+        store: service.store, identitySecret: configuration.identitySecret, registry: registry, inflight: inflight, timers: timers,
+        keyFile: keyFile, tracing: tracing
     )
     let fastRoutes = FastRoutes(
         payments: PaymentEndpoint(service: service, maxBodyBytes: configuration.maxBodyBytes, metrics: metrics),
@@ -132,6 +133,7 @@ func httpConfiguration(idleTimeout: Duration) -> HTTP1Channel.Configuration {
 /// same in-flight count, authentication and timers.
 func buildRouter(
     store: any IdempotencyStore,
+    identitySecret: PaymentIdentity.Secret,
     registry: PrometheusCollectorRegistry,
     inflight: InflightLimit,
     timers: RequestTimers,
@@ -148,7 +150,7 @@ func buildRouter(
     router.add(middleware: InflightLimitMiddleware(limit: inflight))
     if let keyFile { router.add(middleware: AuthMiddleware(file: keyFile)) }
     LedgerController(store: store).addRoutes(to: router)
-    PaymentLookupController(store: store).addRoutes(to: router)
+    PaymentLookupController(store: store, secret: identitySecret).addRoutes(to: router)
     HealthController(registry: registry).addRoutes(to: router)
     try OpenAPIController().addRoutes(to: router)
     MethodNotAllowed.addForEveryRoute(of: router, servedBeside: FastRoutes.served)

@@ -27,6 +27,9 @@ public struct PaymentFlow: Sendable {
         case begin
         /// Ask whether the replayed record is on enough replicas; answer with `replayConfirmed`.
         case confirmReplay
+        /// Remember which record the payment id names (`GET /payments/{id}`), before the
+        /// processor is asked; answer with `indexed`.
+        case index(PaymentIdentity)
         /// Ask the processor, keeping the lease (and quorum lock) alive while it works;
         /// answer with `charged`.
         case charge(ProcessorCharge, lease: Lease)
@@ -47,12 +50,21 @@ public struct PaymentFlow: Sendable {
         case locking
         case beginning
         case confirmingReplay(StoredResponse, rateLimit: RateLimitStatus?)
+        case indexing(Attempt)
         case charging(Attempt)
         case completing(Attempt, StoredResponse, ledgerCharge: Bool)
         /// Marking unknown; then the client gets `then(recorded)`.
         case markingUnknown(Attempt, then: AfterMark)
-        case aborting(Attempt, message: String)
+        case aborting(Attempt, AbortCause)
         case finished
+    }
+
+    /// Why an attempt that charged nothing is released.
+    private enum AbortCause: Sendable {
+        /// The processor refused it.
+        case processorFailed(String)
+        /// Its payment id could not be indexed: it was never sent.
+        case notIndexed(String)
     }
 
     private enum AfterMark: Sendable {
@@ -127,9 +139,24 @@ public struct PaymentFlow: Sendable {
         case .success(.rateLimited(let status, let retryAfter)): return finish(.rateLimited(status, retryAfterMilliseconds: retryAfter))
         case .success(.acquired(let lease, let rateLimit)):
             let identity = PaymentIdentity(for: request, secret: settings.identitySecret)
-            return charge(Attempt(lease: lease, identity: identity, redrive: false, rateLimit: rateLimit))
+            state = .indexing(Attempt(lease: lease, identity: identity, redrive: false, rateLimit: rateLimit))
+            return .index(identity)
         case .success(.redrive(let lease, let rateLimit, let earlier)):
+            // Its id was indexed before its first attempt was sent.
             return charge(Attempt(lease: lease, identity: earlier, redrive: true, rateLimit: rateLimit))
+        }
+    }
+
+    /// An id the processor is sent can always be looked up: one that could not be indexed
+    /// is not sent, and its record is released for the client's retry.
+    public mutating func indexed(_ result: Result<Void, PortError>) -> Action {
+        guard case .indexing(let attempt) = state else { preconditionFailure("nothing being indexed") }
+        switch result {
+        case .success:
+            return charge(attempt)
+        case .failure(let error):
+            state = .aborting(attempt, .notIndexed("\(error)"))
+            return .abort(lease: attempt.lease)
         }
     }
 
@@ -169,7 +196,7 @@ public struct PaymentFlow: Sendable {
         case .failed(let message):
             // This attempt charged nothing. After a re-drive an earlier one may have: the
             // record goes back to unknown (abort does that) and the answer says unknown.
-            state = .aborting(attempt, message: message)
+            state = .aborting(attempt, .processorFailed(message))
             return .abort(lease: attempt.lease)
         case .unknown(let message):
             // It may have charged: the record stays, unknown, for the retry and the reconciler.
@@ -216,7 +243,12 @@ public struct PaymentFlow: Sendable {
     /// `released`: the record was deleted or returned to unknown; false when Redis failed
     /// or the lease was gone (the record then expires with its lease).
     public mutating func aborted(_ released: Bool) -> Action {
-        guard case .aborting(let attempt, let message) = state else { preconditionFailure("nothing being aborted") }
+        guard case .aborting(let attempt, let cause) = state else { preconditionFailure("nothing being aborted") }
+        let message: String
+        switch cause {
+        case .notIndexed(let error): return finish(.unavailable("payment index: \(error)"))
+        case .processorFailed(let refusal): message = refusal
+        }
         guard !attempt.redrive else {
             let reason = "\(message); an earlier attempt's outcome is still unknown"
             return finish(.outcomeUnknown(UnknownOutcome(.processor(reason, recorded: released), paymentID: attempt.identity.paymentID)))

@@ -5,8 +5,7 @@ import StrictJSON
 /// receipt, the ledger or the processor.
 public struct PaymentLookup: Sendable, Hashable {
     public enum Status: String, Sendable, Hashable {
-        /// An attempt holds the payment now: a re-drive of an unknown one (a first
-        /// attempt is not findable until its outcome is written; docs/api.md says why).
+        /// An attempt holds the payment now, at the processor or about to be.
         case inProgress = "in_progress"
         /// The processor may have charged it; a retry or the reconciler will tell.
         case unknown
@@ -79,12 +78,13 @@ public struct PaymentRecordFields: Sendable, Hashable {
 extension PaymentLookup {
     /// What `record` says of the payment `paymentID`, or nil when the record is not that
     /// payment's: the index names a (tenant, user, key), and that key may since have been
-    /// used for another payment (its record released and begun again, under a rotated
-    /// secret) or be in flight for a first attempt that carries no id yet. So the record
-    /// must carry the id itself: `pid` while unknown or re-driven, the stored body's
-    /// `payment_id` once done. A done answer other than a receipt (200) or a decline
-    /// (402) is none this service writes, and is not answered either.
-    public init?(paymentID: String, record: PaymentRecordFields) {
+    /// used for another payment (its record released and begun again under a rotated
+    /// secret). So the record must carry the id: `pid` while unknown or re-driven, the
+    /// stored body's `payment_id` once done; a first attempt in flight carries none, and
+    /// is this id's when the current secret derives this id from its key (`derivedID`).
+    /// A done answer other than a receipt (200) or a decline (402) is none this service
+    /// writes, and is not answered either.
+    public init?(paymentID: String, record: PaymentRecordFields, derivedID: String) {
         var amountMinor = record.amountMinor
         var currency = record.currency
         var chargeID: String?
@@ -92,7 +92,7 @@ extension PaymentLookup {
         let status: Status
         switch record.state {
         case "inflight"?, "unknown"?:
-            guard record.paymentID == paymentID else { return nil }
+            guard (record.paymentID ?? derivedID) == paymentID else { return nil }
             status = record.state == "unknown" ? .unknown : .inProgress
         case "done"?:
             guard let body = record.body, let stored = StoredBody(body), stored.paymentID == paymentID else { return nil }

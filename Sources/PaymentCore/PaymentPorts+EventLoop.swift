@@ -45,6 +45,10 @@ extension IdempotencyStore {
     public func extend(_ request: PaymentRequest, lease: Lease, to duration: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
         eventLoop.makeFutureWithTask { try await self.extend(request, lease: lease, to: duration) }
     }
+
+    public func index(_ request: PaymentRequest, identity: PaymentIdentity, retention: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        eventLoop.makeFutureWithTask { try await self.index(request, identity: identity, retention: retention) }
+    }
 }
 
 extension RateLimiter {

@@ -135,6 +135,9 @@ public struct PaymentService: Sendable {
                 }
                 return flow.begun(result.mapError(PortError.init))
             }
+        case .index(let identity):
+            let indexed = answer.calling { store.index(request, identity: identity, retention: settings.retention, on: loop) }
+            step(flow, indexed, on: loop, answer) { $0.indexed($1.mapError(PortError.init)) }
         case .confirmReplay:
             step(flow, answer.calling { store.confirmReplay(request, on: loop) }, on: loop, answer) { $0.replayConfirmed($1.mapError(PortError.init)) }
         case .charge(let charge, let lease):

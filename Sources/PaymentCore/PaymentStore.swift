@@ -151,11 +151,15 @@ public protocol IdempotencyStore: Sendable {
     func extend(_ request: PaymentRequest, lease: Lease, to duration: Duration) async throws -> Bool
     /// The user's count and totals and the charges in `window`, read at one instant.
     func ledger(for user: UserID, tenant: Tenant?, charges window: ChargeWindow) async throws -> Ledger
+    /// Remembers which record `identity`'s payment id names, for `GET /payments/{id}`:
+    /// the flow calls it before the processor is asked, so every id that can reach the
+    /// processor, an answer or a log line can be looked up. For at least `retention`.
+    func index(_ request: PaymentRequest, identity: PaymentIdentity, retention: Duration) async throws
     /// The payment `paymentID` as its record says now, if `tenant` (nil: authentication
-    /// off) owns it. `complete` and `markUnknown` index the id before they write the
-    /// record; nil when no index names it, it names another tenant's payment, or the
-    /// record it names no longer carries this id (`PaymentLookup(paymentID:record:)`).
-    func lookup(paymentID: String, tenant: Tenant?) async throws -> PaymentLookup?
+    /// off) owns it; nil when no index names it, it names another tenant's payment, or the
+    /// record it names is not this id's (`PaymentLookup(paymentID:record:derivedID:)`,
+    /// `secret` deriving the id of a first attempt's record, which carries none).
+    func lookup(paymentID: String, tenant: Tenant?, secret: PaymentIdentity.Secret) async throws -> PaymentLookup?
 
     // The payment's steps on an event loop: the same steps, as futures that complete on
     // `eventLoop`. The defaults (PaymentPorts+EventLoop.swift) run the async methods in
@@ -175,6 +179,7 @@ public protocol IdempotencyStore: Sendable {
     func abort(_ request: PaymentRequest, lease: Lease, on eventLoop: any EventLoop) -> EventLoopFuture<Bool>
     func abandon(_ request: PaymentRequest, owner: String, on eventLoop: any EventLoop) -> EventLoopFuture<Void>
     func extend(_ request: PaymentRequest, lease: Lease, to duration: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<Bool>
+    func index(_ request: PaymentRequest, identity: PaymentIdentity, retention: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<Void>
 }
 
 extension IdempotencyStore {

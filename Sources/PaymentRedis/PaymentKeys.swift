@@ -22,9 +22,9 @@ import PaymentCore
 ///     pay:pid:<payment id> string "<tenant>\0<user>\0<key>" (the reconciler queue's
 ///                                member): which record a payment id is, for a lookup by
 ///                                id; the id is an HMAC, not invertible. Another slot, so
-///                                written by complete and markUnknown before their script,
-///                                with the retention as its TTL; the record is checked
-///                                against it (it must carry the id), as the queue's is
+///                                a step of its own, before the processor is asked, with
+///                                twice the retention as its TTL; the record is checked
+///                                against it (it must be the id's), as the queue's is
 ///     pay:{u}:lock:<key>   string owner token (Redlock mode, on each lock node only)
 ///
 /// With authentication on, a tenant's keys start with `t:<tenant>:` (the hash tag stays

@@ -5,19 +5,21 @@ import RedisClient
 /// The lookup by payment id. The id is an HMAC of (tenant, user, key), which cannot be
 /// inverted, so `pay:pid:<id>` says which record it is: the reconciler queue's member
 /// "<tenant>\0<user>\0<key>". It is on a slot of its own, so it cannot be written by the
-/// record's script: `complete` and `markUnknown` write it first, then run their script.
-/// An entry may outlive what it names (its script found the lease lost, or the key was
-/// released and used again); the record decides, and it must carry the id asked for.
+/// record's script: the flow writes it as a step of its own, before the processor is
+/// asked. An entry may outlive what it names (the attempt was aborted, or the key was
+/// released and used again); the record decides, and it must be the id asked for.
 extension RedisIdempotencyStore {
-    /// `SET pay:pid:<id> <member> EX <retention>`: the record's own retention, so the
-    /// entry lasts as long as what it names. Fails (and so fails the step) unless Redis
-    /// answers OK.
-    func index(_ identity: PaymentIdentity, of request: PaymentRequest, retention: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+    public func index(_ request: PaymentRequest, identity: PaymentIdentity, retention: Duration) async throws {
+        try await index(request, identity: identity, retention: retention, on: client.eventLoopGroup.any()).get()
+    }
+
+    /// `SET pay:pid:<id> <member> EX <2 × retention>`: longer than the record it names,
+    /// whose retention counts from its last write, an attempt's length after this one (a
+    /// stale entry costs nothing: the record decides). Fails unless Redis answers OK.
+    public func index(_ request: PaymentRequest, identity: PaymentIdentity, retention: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         let key = RESPArgument.string(keys.paymentIndex(identity.paymentID))
         let member = Self.queueMember(UnknownPaymentReference(request))
-        // At least a second: `SET … EX 0` is an error, where the record's EXPIRE 0 would
-        // only delete the record.
-        let seconds = max(1, Int(retention.components.seconds))
+        let seconds = 2 * max(1, Int(retention.components.seconds))
         return client.send(RedisCommand("SET", key, .string(member), "EX", .integer(seconds)), routingKey: key, on: eventLoop)
             .flatMapThrowing { reply in
                 guard reply == .simpleString("OK") else { throw RedisClientError(.protocol, "SET of a payment id's index answered \(reply)") }
@@ -26,7 +28,7 @@ extension RedisIdempotencyStore {
 
     /// The index, then the record it names, each one read-only command: HMGET reads the
     /// record's fields at one instant, and nothing here writes.
-    public func lookup(paymentID: String, tenant: Tenant?) async throws -> PaymentLookup? {
+    public func lookup(paymentID: String, tenant: Tenant?, secret: PaymentIdentity.Secret) async throws -> PaymentLookup? {
         let entry = try await client.send("GET", .string(keys.paymentIndex(paymentID)))
         // An entry that is not one of ours names no record (as in the reconciler's queue).
         guard let member = entry.string, let reference = Self.reference(member), reference.tenant == tenant else { return nil }
@@ -41,6 +43,7 @@ extension RedisIdempotencyStore {
             currency: values[3].string, status: values[4].int, body: body, created: values[6].string.flatMap { Int64($0) },
             updated: values[7].string.flatMap { Int64($0) }
         )
-        return PaymentLookup(paymentID: paymentID, record: fields)
+        let derivedID = PaymentIdentity(for: Self.probe(reference), secret: secret).paymentID
+        return PaymentLookup(paymentID: paymentID, record: fields, derivedID: derivedID)
     }
 }

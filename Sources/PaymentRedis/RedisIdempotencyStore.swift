@@ -83,18 +83,7 @@ public struct RedisIdempotencyStore: IdempotencyStore {
         ).get()
     }
 
-    /// The payment id's index first, then the script: a failed index write fails the step
-    /// with nothing committed, so every id an answer carries can be looked up.
     public func complete(
-        _ request: PaymentRequest, lease: Lease, response: StoredResponse, charge: LedgerCharge?, identity: PaymentIdentity, retention: Duration,
-        on eventLoop: any EventLoop
-    ) -> EventLoopFuture<CompleteResult> {
-        index(identity, of: request, retention: retention, on: eventLoop).flatMap { commit(
-            request, lease: lease, response: response, charge: charge, identity: identity, retention: retention, on: eventLoop
-        ) }
-    }
-
-    private func commit(
         _ request: PaymentRequest, lease: Lease, response: StoredResponse, charge: LedgerCharge?, identity: PaymentIdentity, retention: Duration,
         on eventLoop: any EventLoop
     ) -> EventLoopFuture<CompleteResult> {
@@ -120,14 +109,12 @@ public struct RedisIdempotencyStore: IdempotencyStore {
         }
     }
 
-    /// The payment id's index, then the queue, then the record: both are on other slots,
-    /// so none can be one script with the record in a cluster; a record marked unknown
-    /// must never miss its index or its queue entry (a queue entry whose record is not
-    /// unknown is found `settled` or `busy`; an index entry is checked against the record).
+    /// The queue first, then the record: the queue is on another slot, so the two cannot
+    /// be one script in a cluster, and a record marked unknown must never miss its queue
+    /// entry (a queue entry whose record is not unknown is found `settled` or `busy`).
     public func markUnknown(
         _ request: PaymentRequest, lease: Lease, identity: PaymentIdentity, retention: Duration, followUp: UnknownFollowUp
     ) async throws -> Bool {
-        try await index(identity, of: request, retention: retention, on: client.eventLoopGroup.any()).get()
         let reference = UnknownPaymentReference(request)
         let attempts: Int?
         switch followUp {

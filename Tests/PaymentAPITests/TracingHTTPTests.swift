@@ -40,7 +40,7 @@ struct TracingHTTPTests {
         func children(of server: FinishedInMemorySpan) -> [String] {
             spans.filter { $0.parentSpanID == server.spanID }.map(\.operationName)
         }
-        #expect(children(of: servers[0]) == ["EVALSHA begin", "EVALSHA complete"], "the simulated processor makes no span")
+        #expect(children(of: servers[0]) == ["EVALSHA begin", "SET", "EVALSHA complete"], "the id indexed; the simulated processor makes no span")
         #expect(children(of: servers[1]) == ["EVALSHA begin"])
         let redis = try #require(spans.first { $0.operationName == "EVALSHA begin" })
         #expect(redis.kind == .client)

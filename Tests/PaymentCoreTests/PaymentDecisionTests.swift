@@ -24,6 +24,34 @@ struct PaymentDecisionTests {
 
     // MARK: answers of the processor
 
+    @Test func aPaymentIsFindableByItsIDBeforeTheProcessorIsAsked() async throws {
+        let payment = try Self.payment(key: "indexed-first")
+        let identity = Self.identity(payment)
+        let store = self.store
+        let processor = DecisionProcessor([.charged(chargeID: "ch_1")]) { _ in
+            let status = try? await store.lookup(paymentID: identity.paymentID, tenant: nil, secret: .unset)?.status
+            #expect(status == .inProgress, "found while the processor works")
+        }
+        #expect(await makeService(processor).pay(payment).label == "succeeded")
+        #expect(processor.charged.count == 1)
+        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: nil, secret: .unset)?.status == .charged)
+    }
+
+    @Test func anIDThatCannotBeIndexedIsNeverSentAndItsKeyIsReleased() async throws {
+        for fault in [FaultyStore.Fault.unreachable, .replyLost] {
+            let payment = try Self.payment(key: "not-indexed-\(fault)")
+            let processor = DecisionProcessor([.charged(chargeID: "ch_1")])
+            let outcome = await makeService(processor, store: FaultyStore(base: store, failing: .index, fault: fault)).pay(payment)
+            guard case .unavailable(let reason) = outcome else {
+                Issue.record("expected unavailable, got \(outcome)")
+                continue
+            }
+            #expect(reason.hasPrefix("payment index:"))
+            #expect(processor.charged.isEmpty, "the processor was never asked")
+            #expect(store.phase(of: payment) == nil, "the key is released for the retry")
+        }
+    }
+
     @Test func aChargeSucceedsIsStoredAndChargedOnce() async throws {
         let processor = DecisionProcessor([.charged(chargeID: "ch_1")])
         let payment = try Self.payment()
@@ -464,7 +492,7 @@ extension PaymentDecisionTests {
     /// also answer as a store with replicas would: a shortfall on `complete` (committed
     /// on the master), or a replay check of its choosing.
     struct FaultyStore: IdempotencyStore {
-        enum Step: Sendable { case begin, complete, markUnknown, confirmReplay, abort, abandon, extend }
+        enum Step: Sendable { case begin, index, complete, markUnknown, confirmReplay, abort, abandon, extend }
         enum Fault: Sendable { case unreachable, replyLost }
 
         let base: InMemoryPaymentStore
@@ -536,8 +564,12 @@ extension PaymentDecisionTests {
             try await base.ledger(for: user, tenant: tenant, charges: window)
         }
 
-        func lookup(paymentID: String, tenant: Tenant?) async throws -> PaymentLookup? {
-            try await base.lookup(paymentID: paymentID, tenant: tenant)
+        func index(_ request: PaymentRequest, identity: PaymentIdentity, retention: Duration) async throws {
+            try await perform(.index) { try await base.index(request, identity: identity, retention: retention) }
+        }
+
+        func lookup(paymentID: String, tenant: Tenant?, secret: PaymentIdentity.Secret) async throws -> PaymentLookup? {
+            try await base.lookup(paymentID: paymentID, tenant: tenant, secret: secret)
         }
     }
 

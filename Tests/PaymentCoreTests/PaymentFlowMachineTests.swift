@@ -12,6 +12,7 @@ struct PaymentFlowMachineTests {
         case globalLimit(Result<RateLimitDecision, PortError>)
         case keyLock(KeyLockAcquisition)
         case begun(Result<BeginResult, PortError>)
+        case indexed(Result<Void, PortError>)
         case replay(Result<ReplayCheck, PortError>)
         case charged(ProcessorResult)
         case completed(Result<CompleteResult, PortError>)
@@ -48,6 +49,7 @@ struct PaymentFlowMachineTests {
             case .globalLimit(let result): actions.append(flow.globalLimitDecided(result))
             case .keyLock(let acquisition): actions.append(flow.keyLockAnswered(acquisition))
             case .begun(let result): actions.append(flow.begun(result))
+            case .indexed(let result): actions.append(flow.indexed(result))
             case .replay(let result): actions.append(flow.replayConfirmed(result))
             case .charged(let result): actions.append(flow.charged(result))
             case .completed(let result): actions.append(flow.completed(result))
@@ -120,21 +122,32 @@ struct PaymentFlowMachineTests {
             == Self.unknown(.recordUnconfirmed("replicas of the replayed record: connection reset")))
     }
 
-    @Test func aFreeKeyIsChargedWithThePaymentsIdentityAndARedriveWithTheEarlierOne() {
-        #expect(run([.begun(.success(.acquired(Self.lease, rateLimit: nil)))]).actions == [.begin, Self.charge])
+    @Test func aFreeKeyIsIndexedThenChargedWithThePaymentsIdentityAndARedriveWithTheEarlierOne() {
+        #expect(run([.begun(.success(.acquired(Self.lease, rateLimit: nil))), Self.indexed]).actions == [
+            .begin, .index(Self.identity), Self.charge,
+        ])
+        // A re-drive's id was indexed before its first attempt was sent.
         let redrive = run([.begun(.success(.redrive(Self.lease, rateLimit: nil, earlier: Self.earlier)))])
-        #expect(redrive.actions.last == .charge(ProcessorCharge(request: Self.request, identity: Self.earlier, fence: 42), lease: Self.lease))
+        #expect(redrive.actions == [.begin, .charge(ProcessorCharge(request: Self.request, identity: Self.earlier, fence: 42), lease: Self.lease)])
+    }
+
+    @Test func anIDThatCouldNotBeIndexedIsNotSentAndItsKeyIsReleased() {
+        let actions = run([Self.acquired, .indexed(.failure(Self.failure)), .aborted(true)]).actions
+        #expect(actions == [.begin, .index(Self.identity), .abort(lease: Self.lease), .finish(.unavailable("payment index: connection reset"), abandon: false)])
+        #expect(run([Self.acquired, .indexed(.failure(Self.failure)), .aborted(false)]).actions.last
+            == .finish(.unavailable("payment index: connection reset"), abandon: false), "unavailable either way: nothing was charged")
     }
 
     // MARK: what the processor answered
 
     static let acquired = Answer.begun(.success(.acquired(lease, rateLimit: status)))
+    static let indexed = Answer.indexed(.success(()))
     static let redriven = Answer.begun(.success(.redrive(lease, rateLimit: nil, earlier: earlier)))
 
     @Test func aChargeIsCompletedWithTheLedgerChargeAndSucceedsOnceCommitted() throws {
-        let (actions, _) = run([Self.acquired, .charged(.charged(chargeID: "ch_1")), .completed(.success(.committed))])
-        guard case .complete(let lease, let response, let charge, let identity) = actions[2] else {
-            Issue.record("the third step completes: \(actions)")
+        let (actions, _) = run([Self.acquired, Self.indexed, .charged(.charged(chargeID: "ch_1")), .completed(.success(.committed))])
+        guard case .complete(let lease, let response, let charge, let identity) = actions[3] else {
+            Issue.record("the fourth step completes: \(actions)")
             return
         }
         #expect(lease == Self.lease && identity == Self.identity)
@@ -144,9 +157,9 @@ struct PaymentFlowMachineTests {
     }
 
     @Test func aDeclineIsCompletedWithoutALedgerChargeAndIsDeclined() {
-        let (actions, _) = run([Self.acquired, .charged(.declined(code: "card_declined", message: "no")), .completed(.success(.committed))])
-        guard case .complete(_, let response, let charge, _) = actions[2] else {
-            Issue.record("the third step completes: \(actions)")
+        let (actions, _) = run([Self.acquired, Self.indexed, .charged(.declined(code: "card_declined", message: "no")), .completed(.success(.committed))])
+        guard case .complete(_, let response, let charge, _) = actions[3] else {
+            Issue.record("the fourth step completes: \(actions)")
             return
         }
         #expect(charge == nil)
@@ -156,20 +169,20 @@ struct PaymentFlowMachineTests {
 
     @Test func whatCompleteAnsweredIsWhatTheClientIsTold() {
         let charged = Answer.charged(.charged(chargeID: nil))
-        #expect(run([Self.acquired, charged, .completed(.success(.leaseLost))]).actions.last == .finish(.leaseLost, abandon: false))
-        #expect(run([Self.acquired, charged, .completed(.success(.notReplicated(Self.shortfall)))]).actions.last
+        #expect(run([Self.acquired, Self.indexed, charged, .completed(.success(.leaseLost))]).actions.last == .finish(.leaseLost, abandon: false))
+        #expect(run([Self.acquired, Self.indexed, charged, .completed(.success(.notReplicated(Self.shortfall)))]).actions.last
             == Self.unknown(.notReplicated(Self.shortfall)))
         // A lost reply of complete: it may have committed; the record is kept unknown.
-        let lost = run([Self.acquired, charged, .completed(.failure(Self.failure)), .markedUnknown(true)]).actions
+        let lost = run([Self.acquired, Self.indexed, charged, .completed(.failure(Self.failure)), .markedUnknown(true)]).actions
         #expect(Array(lost.suffix(2)) == [Self.markUnknown, Self.unknown(.recordUnconfirmed("connection reset"))])
     }
 
     @Test func aRefusalAbortsAndSaysWhetherTheKeyWasReleased() {
         let refused = Answer.charged(.failed("401 from the processor"))
-        #expect(run([Self.acquired, refused, .aborted(true)]).actions.suffix(2) == [
+        #expect(run([Self.acquired, Self.indexed, refused, .aborted(true)]).actions.suffix(2) == [
             .abort(lease: Self.lease), .finish(.processorFailed("401 from the processor", keyReleased: true), abandon: false),
         ])
-        #expect(run([Self.acquired, refused, .aborted(false)]).actions.last
+        #expect(run([Self.acquired, Self.indexed, refused, .aborted(false)]).actions.last
             == .finish(.processorFailed("401 from the processor", keyReleased: false), abandon: false))
     }
 
@@ -182,13 +195,13 @@ struct PaymentFlowMachineTests {
 
     @Test func anUnknownAnswerIsKeptForTheReconcilerAndSaysWhetherThatWasRecorded() {
         for recorded in [true, false] {
-            let actions = run([Self.acquired, .charged(.unknown("502 from the processor")), .markedUnknown(recorded)]).actions
+            let actions = run([Self.acquired, Self.indexed, .charged(.unknown("502 from the processor")), .markedUnknown(recorded)]).actions
             #expect(Array(actions.suffix(2)) == [Self.markUnknown, Self.unknown(.processor("502 from the processor", recorded: recorded))])
         }
     }
 
     @Test func aProcessorStillChargingTheKeyIsInFlightAndThePaymentKeptUnknown() {
-        let actions = run([Self.acquired, .charged(.busy(retryAfterMilliseconds: 600)), .markedUnknown(true)]).actions
+        let actions = run([Self.acquired, Self.indexed, .charged(.busy(retryAfterMilliseconds: 600)), .markedUnknown(true)]).actions
         #expect(Array(actions.suffix(2)) == [Self.markUnknown, .finish(.inFlight(retryAfterMilliseconds: 600), abandon: false)])
     }
 }

@@ -8,7 +8,7 @@ import Testing
 /// A store whose chosen step runs on the real Redis and then throws, as when the reply is
 /// lost on the way back: the write happened, the caller cannot know it.
 struct LosingStore: IdempotencyStore {
-    enum Step: Sendable { case begin, complete, abort }
+    enum Step: Sendable { case begin, index, complete, abort }
     let base: RedisIdempotencyStore
     let loses: Step
 
@@ -55,8 +55,13 @@ struct LosingStore: IdempotencyStore {
         try await base.ledger(for: user, tenant: tenant, charges: window)
     }
 
-    func lookup(paymentID: String, tenant: Tenant?) async throws -> PaymentLookup? {
-        try await base.lookup(paymentID: paymentID, tenant: tenant)
+    func index(_ request: PaymentRequest, identity: PaymentIdentity, retention: Duration) async throws {
+        try await base.index(request, identity: identity, retention: retention)
+        if loses == .index { throw LostReply() }
+    }
+
+    func lookup(paymentID: String, tenant: Tenant?, secret: PaymentIdentity.Secret) async throws -> PaymentLookup? {
+        try await base.lookup(paymentID: paymentID, tenant: tenant, secret: secret)
     }
 }
 
@@ -80,6 +85,23 @@ struct LostReplyTests {
             try await waitUntil(timeout: .seconds(10)) {
                 try await redis.send("EXISTS", .string(PaymentKeys().idempotency(payment))) == .integer(0)
             }
+            #expect(await makeService(redis).pay(payment).label == "succeeded", "the retry runs at once, no 409")
+        }
+    }
+
+    /// The processor is never sent an id that may not be findable: a failed index write
+    /// releases the key, charges nothing, and answers 503 for a retry.
+    @Test func aLostIndexReplyChargesNothingAndReleasesTheKey() async throws {
+        try await withSuiteRedis { redis async throws in
+            let payment = try request(user: uniqueUser("lost-index"))
+            let processor = ScriptedProcessor()
+            let losing = PaymentService(
+                store: LosingStore(base: RedisIdempotencyStore(client: redis), loses: .index), processor: processor, globalRateLimiter: nil,
+                settings: .init(lease: .seconds(30), retention: .seconds(3600), userRateLimit: nil)
+            )
+            #expect(await losing.pay(payment).label == "unavailable")
+            #expect(processor.charged.isEmpty, "never sent to the processor")
+            #expect(try await redis.send("EXISTS", .string(PaymentKeys().idempotency(payment))) == .integer(0), "released at once")
             #expect(await makeService(redis).pay(payment).label == "succeeded", "the retry runs at once, no 409")
         }
     }

@@ -85,24 +85,19 @@ public final class InMemoryPaymentStore: IdempotencyStore, UnknownPaymentQueue {
         let now = nowMilliseconds()
         // As `RedisIdempotencyStore.complete`: the whole seconds, not at least one.
         let keep = Self.retentionSeconds(retention, atLeastOne: false)
-        let indexed = Self.retentionSeconds(retention, atLeastOne: true)
         return state.withLock {
-            // The index first, whether or not the lease holds, as there.
-            $0.index(identity, of: request, retentionSeconds: indexed, now: now)
-            return $0.complete(request, lease: lease, response: response, charge: charge, identity: identity, retentionSeconds: keep, now: now)
+            $0.complete(request, lease: lease, response: response, charge: charge, identity: identity, retentionSeconds: keep, now: now)
         }
     }
 
-    /// `RedisIdempotencyStore.markUnknown`: the payment id's index and the reconciler's
-    /// queue first (whether or not the lease holds, as there), then
-    /// `PaymentScripts.markUnknown`.
+    /// `RedisIdempotencyStore.markUnknown`: the reconciler's queue first (whether or not
+    /// the lease holds, as there), then `PaymentScripts.markUnknown`.
     public func markUnknown(
         _ request: PaymentRequest, lease: Lease, identity: PaymentIdentity, retention: Duration, followUp: UnknownFollowUp
     ) async throws -> Bool {
         let now = nowMilliseconds()
         let keep = Self.retentionSeconds(retention, atLeastOne: true)
         return state.withLock { state in
-            state.index(identity, of: request, retentionSeconds: keep, now: now)
             let attempts: Int?
             switch followUp {
             case .recheck(let after, let count):
@@ -149,11 +144,18 @@ public final class InMemoryPaymentStore: IdempotencyStore, UnknownPaymentQueue {
         return state.withLock { $0.ledger(UserKey(tenant: tenant, userID: user), window: window, now: now) }
     }
 
+    /// `SET pay:pid:<id> … EX <2 × retention>` (RedisIdempotencyStore+Lookup.swift).
+    public func index(_ request: PaymentRequest, identity: PaymentIdentity, retention: Duration) async throws {
+        let now = nowMilliseconds()
+        let seconds = 2 * Self.retentionSeconds(retention, atLeastOne: true)
+        state.withLock { $0.index(identity, of: request, retentionSeconds: seconds, now: now) }
+    }
+
     /// GET of `pay:pid:<id>`, its tenant checked, then HMGET of the record it names
     /// (RedisIdempotencyStore+Lookup.swift).
-    public func lookup(paymentID: String, tenant: Tenant?) async throws -> PaymentLookup? {
+    public func lookup(paymentID: String, tenant: Tenant?, secret: PaymentIdentity.Secret) async throws -> PaymentLookup? {
         let now = nowMilliseconds()
-        return state.withLock { $0.lookup(paymentID, tenant: tenant, now: now) }
+        return state.withLock { $0.lookup(paymentID, tenant: tenant, secret: secret, now: now) }
     }
 
     // MARK: UnknownPaymentQueue (RedisIdempotencyStore+Reconcile.swift)
@@ -638,7 +640,7 @@ private struct State {
 
     /// The index entry (live, and the caller's tenant's), then the record it names, read
     /// as HMGET reads it, and `PaymentLookup(paymentID:record:)` decides.
-    mutating func lookup(_ paymentID: String, tenant: Tenant?, now: Int64) -> PaymentLookup? {
+    mutating func lookup(_ paymentID: String, tenant: Tenant?, secret: PaymentIdentity.Secret, now: Int64) -> PaymentLookup? {
         guard let entry = paymentIndex[paymentID] else { return nil }
         guard entry.expiresAt > now else {
             paymentIndex[paymentID] = nil
@@ -655,7 +657,9 @@ private struct State {
             state: state, paymentID: record.identity?.paymentID, amountMinor: record.amountMinor, currency: record.currencyCode,
             status: record.response?.status, body: record.response?.body, created: record.created, updated: record.updated
         )
-        return PaymentLookup(paymentID: paymentID, record: fields)
+        let key = entry.reference
+        let probe = PaymentRequest(userID: key.userID, amountMinor: 1, currency: .usd, idempotencyKey: key.idempotencyKey, tenant: key.tenant)
+        return PaymentLookup(paymentID: paymentID, record: fields, derivedID: PaymentIdentity(for: probe, secret: secret).paymentID)
     }
 
     /// ZADD to `pay:reconcile` (a new score replaces the old one).

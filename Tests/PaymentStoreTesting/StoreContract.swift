@@ -471,18 +471,24 @@ public enum StoreContract {
 
     // MARK: lookup by payment id
 
-    /// A first attempt in flight has handed its id to no one but the processor: it is not
-    /// found yet. Unknown, it is found with its amount and currency; re-driven, in
-    /// progress; completed, charged, with the receipt a replay answers byte for byte and
-    /// the processor's charge id; its creation time stays the first begin's.
+    /// Not found before the flow indexes it; indexed, a first attempt in flight is in
+    /// progress (its record carries no id: the secret derives it). Unknown, it is found
+    /// with its amount and currency; re-driven, in progress; completed, charged, with the
+    /// receipt a replay answers byte for byte and the processor's charge id; its creation
+    /// time stays the first begin's.
     public static func aPaymentIsFoundByItsIDThroughItsLife(_ store: some IdempotencyStore) async throws {
         let payment = try request(try freshUser("contract-lookup"), amountMinor: 1_234, currency: try #require(Currency(code: "EUR")))
         let identity = identity(for: payment)
         let first = try await acquire(store, payment)
-        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: nil) == nil, "a first attempt in flight is not indexed yet")
+        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: nil, secret: .unset) == nil, "not indexed yet")
+        try await store.index(payment, identity: identity, retention: retention)
+        let sent = try #require(try await store.lookup(paymentID: identity.paymentID, tenant: nil, secret: .unset), "indexed: found")
+        #expect(sent.status == .inProgress && sent.amountMinor == 1_234 && sent.currency == "EUR" && sent.receipt == nil)
+        let rotated = PaymentIdentity.Secret(bytes: Array("another secret".utf8), version: 2)
+        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: nil, secret: rotated) == nil, "another secret derives another id")
 
         #expect(try await markUnknown(store, payment, lease: first, identity: identity))
-        let unknown = try #require(try await store.lookup(paymentID: identity.paymentID, tenant: nil), "an unknown payment is found")
+        let unknown = try #require(try await store.lookup(paymentID: identity.paymentID, tenant: nil, secret: .unset), "an unknown payment is found")
         #expect(unknown.paymentID == identity.paymentID)
         #expect(unknown.status == .unknown)
         #expect(unknown.amountMinor == 1_234 && unknown.currency == "EUR")
@@ -490,7 +496,7 @@ public enum StoreContract {
         #expect(unknown.createdMilliseconds > 0 && unknown.createdMilliseconds <= unknown.updatedMilliseconds)
 
         let redrive = try #require(try await begin(store, payment).redriven)
-        let again = try #require(try await store.lookup(paymentID: identity.paymentID, tenant: nil), "a re-drive is found")
+        let again = try #require(try await store.lookup(paymentID: identity.paymentID, tenant: nil, secret: .unset), "a re-drive is found")
         #expect(again.status == .inProgress)
         #expect(again.receipt == nil)
 
@@ -498,7 +504,7 @@ public enum StoreContract {
         #expect(try await store.complete(
             payment, lease: redrive.lease, response: response, charge: charge, identity: identity, retention: retention
         ) == .committed)
-        let charged = try #require(try await store.lookup(paymentID: identity.paymentID, tenant: nil), "a charged payment is found")
+        let charged = try #require(try await store.lookup(paymentID: identity.paymentID, tenant: nil, secret: .unset), "a charged payment is found")
         #expect(charged.status == .charged)
         #expect(charged.receipt == response.body, "the receipt a replay answers, byte for byte")
         #expect(try await begin(store, payment).replayed?.body == charged.receipt)
@@ -514,10 +520,12 @@ public enum StoreContract {
         let identity = identity(for: payment)
         let decline = PaymentDecline(paymentID: identity.paymentID, request: payment, code: "card_declined", message: "insufficient funds")
         let response = StoredResponse(status: PaymentDecline.status, body: decline.json)
+        let lease = try await acquire(store, payment)
+        try await store.index(payment, identity: identity, retention: retention)
         #expect(try await store.complete(
-            payment, lease: try await acquire(store, payment), response: response, charge: nil, identity: identity, retention: retention
+            payment, lease: lease, response: response, charge: nil, identity: identity, retention: retention
         ) == .committed)
-        let found = try #require(try await store.lookup(paymentID: identity.paymentID, tenant: nil), "a declined payment is found")
+        let found = try #require(try await store.lookup(paymentID: identity.paymentID, tenant: nil, secret: .unset), "a declined payment is found")
         #expect(found.status == .declined)
         #expect(found.receipt == decline.json)
         #expect(found.chargeID == nil)
@@ -531,13 +539,15 @@ public enum StoreContract {
         payment.tenant = try #require(Tenant("tenant-a"))
         let identity = identity(for: payment)
         let (response, charge) = PaymentReceipt.completion(of: payment, identity: identity, chargeID: nil)
+        let lease = try await acquire(store, payment)
+        try await store.index(payment, identity: identity, retention: retention)
         #expect(try await store.complete(
-            payment, lease: try await acquire(store, payment), response: response, charge: charge, identity: identity, retention: retention
+            payment, lease: lease, response: response, charge: charge, identity: identity, retention: retention
         ) == .committed)
-        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: payment.tenant)?.status == .charged)
-        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: try #require(Tenant("tenant-b"))) == nil)
-        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: nil) == nil, "no tenant is not tenant a")
-        #expect(try await store.lookup(paymentID: "pay_" + String(repeating: "0", count: 32), tenant: payment.tenant) == nil)
+        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: payment.tenant, secret: .unset)?.status == .charged)
+        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: try #require(Tenant("tenant-b")), secret: .unset) == nil)
+        #expect(try await store.lookup(paymentID: identity.paymentID, tenant: nil, secret: .unset) == nil, "no tenant is not tenant a")
+        #expect(try await store.lookup(paymentID: "pay_" + String(repeating: "0", count: 32), tenant: payment.tenant, secret: .unset) == nil)
     }
 
     /// The index outlives a record the reconciler released; the key, used again, gets a
@@ -546,23 +556,28 @@ public enum StoreContract {
     public static func anIDWhoseKeyWasUsedAgainIsNotFound(_ store: some IdempotencyStore & UnknownPaymentQueue) async throws {
         let payment = try request(try freshUser("contract-lookup-stale"))
         let older = identity("stale")
-        #expect(try await markUnknown(store, payment, lease: try await acquire(store, payment), identity: older))
-        #expect(try await store.lookup(paymentID: older.paymentID, tenant: nil)?.status == .unknown)
+        let lease = try await acquire(store, payment)
+        try await store.index(payment, identity: older, retention: retention)
+        #expect(try await markUnknown(store, payment, lease: lease, identity: older))
+        #expect(try await store.lookup(paymentID: older.paymentID, tenant: nil, secret: .unset)?.status == .unknown)
         let claim = try await store.claim(UnknownPaymentReference(payment), owner: "reconciler", lease: standardLease, retention: retention)
         guard case .claimed(let claimed) = claim else {
             Issue.record("an unknown record is claimed, got \(claim)")
             return
         }
         #expect(try await store.release(claimed))
-        #expect(try await store.lookup(paymentID: older.paymentID, tenant: nil) == nil, "its record is gone")
+        #expect(try await store.lookup(paymentID: older.paymentID, tenant: nil, secret: .unset) == nil, "its record is gone")
 
         let current = identity(for: payment)
         let (response, charge) = PaymentReceipt.completion(of: payment, identity: current, chargeID: nil)
+        let again = try await acquire(store, payment)
+        #expect(try await store.lookup(paymentID: older.paymentID, tenant: nil, secret: .unset) == nil, "in flight under another id")
+        try await store.index(payment, identity: current, retention: retention)
         #expect(try await store.complete(
-            payment, lease: try await acquire(store, payment), response: response, charge: charge, identity: current, retention: retention
+            payment, lease: again, response: response, charge: charge, identity: current, retention: retention
         ) == .committed)
-        #expect(try await store.lookup(paymentID: older.paymentID, tenant: nil) == nil, "the key's record carries another id now")
-        #expect(try await store.lookup(paymentID: current.paymentID, tenant: nil)?.status == .charged)
+        #expect(try await store.lookup(paymentID: older.paymentID, tenant: nil, secret: .unset) == nil, "the key's record carries another id now")
+        #expect(try await store.lookup(paymentID: current.paymentID, tenant: nil, secret: .unset)?.status == .charged)
     }
 
     // MARK: Helpers

@@ -10,6 +10,8 @@ import StrictJSON
 /// tenants.
 struct PaymentLookupController: Sendable {
     let store: any IdempotencyStore
+    /// Derives a first attempt's id from its key (`PaymentLookup`): the service's own.
+    let secret: PaymentIdentity.Secret
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/payments/{payment_id}", use: lookup)
@@ -24,14 +26,13 @@ struct PaymentLookupController: Sendable {
         }
         let found: PaymentLookup?
         do {
-            found = try await store.lookup(paymentID: paymentID, tenant: context.tenant)
+            found = try await store.lookup(paymentID: paymentID, tenant: context.tenant, secret: secret)
         } catch {
             throw Problem.unavailable("the payment could not be read: Redis is unavailable")
         }
         guard let found else {
             throw Problem(.notFound, slug: "payment-not-found", title: "Payment not found",
-                          detail: "no payment with this id is known here: none was recorded under it, it is past its retention, "
-                              + "or its first attempt is still at the processor")
+                          detail: "no payment with this id is known here: none was made under it, or it is past its retention")
         }
         return PaymentResponses.json(Self.body(found))
     }
