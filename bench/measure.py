@@ -37,6 +37,10 @@ parser.add_argument("--api-pid", type=int, required=True)
 parser.add_argument("--reject-port", type=int, required=True)
 parser.add_argument("--reject-pid", type=int, required=True)
 parser.add_argument("--redis-port", type=int, required=True)
+parser.add_argument("--traced-port", type=int, help="a payment-api tracing every request (OTLP to the sink)")
+parser.add_argument("--traced-pid", type=int)
+parser.add_argument("--traced-log", default="", help="its log: swift-otel says there how many spans it dropped")
+parser.add_argument("--sink-port", type=int, help="bench/otlp-sink.py, counting the export requests")
 parser.add_argument("--peer-port", type=int)
 parser.add_argument("--peer-pid", type=int)
 parser.add_argument("--peer-note", default="", help="why the Go peer is not measured")
@@ -156,6 +160,15 @@ def measure(server, port, pid, label, path, connections, mode, prefix, users=0, 
         f"p99 {result['p99_ms']:.2f} ms  {result['cpu_us_per_request']:.0f} µs CPU/req  "
         f"EVALSHA/req {result['evalsha_per_request']:.2f}  statuses {result['statuses']}")
     return result
+
+
+def seed_replays_on(port, prefix):
+    """`seed_replays` for a server that is not in SERVERS (the tracing run's)."""
+    SERVERS["_seed"] = {"port": port}
+    try:
+        seed_replays("_seed", prefix)
+    finally:
+        del SERVERS["_seed"]
 
 
 def seed_replays(server, prefix):
@@ -299,6 +312,51 @@ for scenario, (label, path, mode, users, keyspace, servers) in SCENARIOS.items()
 
 results["reject"] = measure("ours", args.reject_port, args.reject_pid, "rate-limited", "/pay", 64, "pay",
                             f"{run_prefix}-sw-429", users=1)
+
+
+def sink_stats():
+    connection = http.client.HTTPConnection("127.0.0.1", args.sink_port, timeout=10)
+    connection.request("GET", "/stats")
+    return json.loads(connection.getresponse().read())
+
+
+def dropped_spans():
+    """What swift-otel's batch processor logged as dropped (a full queue), in all."""
+    total = 0
+    if args.traced_log and os.path.exists(args.traced_log):
+        for line in open(args.traced_log, errors="replace"):
+            match = re.search(r'"dropped_count":"?(\d+)', line)
+            if match and "dropped" in line:
+                total += int(match.group(1))
+    return total
+
+
+# What tracing costs: ours with tracing off beside ours with every request traced, at 64
+# connections, alternating, on payments (probes make no span). Its own rounds, so the two
+# are measured side by side rather than minutes apart.
+if args.traced_port and args.traced_pid:
+    tracing = results["tracing"] = {"connections": 64, "sampler": "always_on", "cells": {}}
+    sink_before, dropped_before = sink_stats(), dropped_spans()
+    for scenario in ("new", "replay"):
+        label, path, mode, users, keyspace, _servers = SCENARIOS[scenario]
+        if keyspace:
+            seed_replays_on(args.traced_port, f"{run_prefix}-tr-rp")
+        runs = {"off": [], "on": []}
+        for round_index in range(args.rounds):
+            order = ["off", "on"] if round_index % 2 == 0 else ["on", "off"]
+            for arm in order:
+                port, pid, tag = ((args.api_port, args.api_pid, "sw") if arm == "off"
+                                  else (args.traced_port, args.traced_pid, "tr"))
+                prefix = (f"{run_prefix}-{tag}-rp" if keyspace
+                          else f"{run_prefix}-{tag}-tracing-{scenario}-r{round_index}")
+                runs[arm].append(measure(f"tracing {arm}", port, pid, label, path, 64, mode, prefix, users, keyspace))
+        tracing["cells"][scenario] = {arm: {"median": {m: statistics.median(r[m] for r in rs) for m in METRICS}, "rounds": rs}
+                                      for arm, rs in runs.items()}
+    time.sleep(6)  # the batch processor's last export (every 5 s by default)
+    sink_after = sink_stats()
+    tracing["export_requests"] = sink_after["requests"] - sink_before["requests"]
+    tracing["export_bytes"] = sink_after["bytes"] - sink_before["bytes"]
+    tracing["dropped_spans"] = dropped_spans() - dropped_before
 
 
 def cell(scenario, connections, server):
@@ -455,6 +513,21 @@ out += ["", f"Open loop (the simulator's `open-loop` subcommand, latency from th
         f"({basis_text}):", "", "- " + open_loop_line("ours", ol["ours"])]
 if HAVE_PEER:
     out.append("- " + open_loop_line("go", ol["go"]))
+if "tracing" in results:
+    tr = results["tracing"]
+    out += ["", f"Tracing (ours, {tr['connections']} conn, alternating, every request traced with "
+            f"`OTEL_TRACES_SAMPLER={tr['sampler']}` and exported over OTLP/HTTP to bench/otlp-sink.py, which keeps "
+            f"nothing): {tr['export_requests']} export requests, {tr['export_bytes'] / 1e6:.1f} MB, "
+            f"{tr['dropped_spans']} spans dropped (a full queue).", "",
+            "| run | tracing | req/s | p50 ms | p99 ms | CPU µs/req | on / off req/s | on − off CPU µs |",
+            "|---|---|---|---|---|---|---|---|"]
+    for scenario, arms in tr["cells"].items():
+        off, on = arms["off"]["median"], arms["on"]["median"]
+        for arm, r in (("off", off), ("on", on)):
+            extra = (f"{on['rps'] / off['rps']:.2f}× | {on['cpu_us_per_request'] - off['cpu_us_per_request']:+.0f} |"
+                     if arm == "on" else "| |")
+            out.append(f"| {SCENARIOS[scenario][0]} | {arm} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                       f"{r['cpu_us_per_request']:.0f} | {extra}")
 cb = results["ceiling_b"]
 out += ["", f"Ceiling B (ours; redis-benchmark, 50 connections, our EVALSHA begin and complete): begin "
         f"{cb['begin_per_second']:.0f}/s, complete {cb['complete_per_second']:.0f}/s, so "
