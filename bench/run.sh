@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: release builds, then on loopback, all on one redis-server: one
 # payment-api (failure rate 0, rate limits off), one rate-limited payment-api (a bucket of
-# 1 per user, for the 429 run), one tracing every request (OTLP to bench/otlp-sink.py,
-# for what tracing costs), hello-bench (the bare Hummingbird hello world) and the Go peer
+# 1 per user, for the 429 run), two tracing (every request, and a tenth; OTLP to
+# bench/otlp-sink.py, for what tracing costs), hello-bench (the bare Hummingbird hello world) and the Go peer
 # (../shared/peers/go, the yardstick), measured side by side by bench/measure.py with
 # wrk, redis-benchmark and the simulator's open-loop mode.
 #
@@ -78,7 +78,13 @@ start_api "$traced_port" REDIS_URL="redis://127.0.0.1:$redis_port" PAYMENT_FAILU
     MAX_INFLIGHT_REQUESTS=100000 LOG_LEVEL="${BENCH_LOG_LEVEL:-info}" \
     OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_TRACES_SAMPLER=always_on
 traced_pid=$API_PID
-wait_ready "$api_port"; wait_ready "$reject_port"; wait_ready "$traced_port"
+# And a tenth of the requests (the chart's default ratio).
+sampled_port=$(free_port)
+start_api "$sampled_port" REDIS_URL="redis://127.0.0.1:$redis_port" PAYMENT_FAILURE_RATE=0 RATE_LIMIT_CAPACITY=0 \
+    MAX_INFLIGHT_REQUESTS=100000 LOG_LEVEL="${BENCH_LOG_LEVEL:-info}" \
+    OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG=0.1
+sampled_pid=$API_PID
+wait_ready "$api_port"; wait_ready "$reject_port"; wait_ready "$traced_port"; wait_ready "$sampled_port"
 
 # hello-bench: the framework alone, run like ours.
 hello_args=(--hello-note "not built (no $hello)")
@@ -145,7 +151,7 @@ ALLOC_BIN_PATH=$bin ALLOC_BUILD=release e2e/allocations.sh | tee "$LIB_WORKDIR/a
 mkdir -p bench/results docs/images
 python3 bench/measure.py --api-port "$api_port" --api-pid "$api_pid" --reject-port "$reject_port" --reject-pid "$reject_pid" \
     --traced-port "$traced_port" --traced-pid "$traced_pid" --traced-log "$LIB_WORKDIR/api-$traced_port.log" \
-    --sink-port "$sink_port" \
+    --sampled-port "$sampled_port" --sampled-pid "$sampled_pid" --sink-port "$sink_port" \
     --redis-port "$redis_port" --simulator "${POD_EXEC[*]} $SIMULATOR_BIN" "${peer_args[@]}" "${hello_args[@]}" \
     --seconds "${BENCH_SECONDS:-8}" --warmup "${BENCH_WARMUP:-2}" --rounds "${BENCH_ROUNDS:-2}" \
     --out-json "bench/results/$(date -u +%Y-%m-%d).json" --out-svg docs/images/bench-vs-go.svg --doc docs/performance.md \

@@ -75,16 +75,18 @@ struct TracingHTTPTests {
     @Test func aTracingSettingThisBuildCannotHonourIsRefusedAtStartup() {
         #expect(!TracingEnvironment.isOn([:]) && !TracingEnvironment.isOn(["OTEL_EXPORTER_OTLP_ENDPOINT": ""]))
         #expect(TracingEnvironment.isOn(["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"]))
+        #expect(!TracingEnvironment.isOn(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SDK_DISABLED": "true"]))
         let good = [
             "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1", "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_PROPAGATORS": "tracecontext",
         ]
         #expect(TracingEnvironment.problems(good).isEmpty)
         let refused: [(String, String)] = [
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
             ("OTEL_TRACES_SAMPLER", "jaeger_remote"), ("OTEL_TRACES_SAMPLER", "xray"),
             ("OTEL_TRACES_SAMPLER_ARG", "10%"), ("OTEL_TRACES_SAMPLER_ARG", "1.5"), ("OTEL_TRACES_SAMPLER_ARG", "-0.1"),
-            ("OTEL_TRACES_EXPORTER", "zipkin"),
+            ("OTEL_TRACES_EXPORTER", "zipkin"), ("OTEL_PROPAGATORS", "tracecontext,baggage"), ("OTEL_PROPAGATORS", "b3"),
         ]
         for (name, value) in refused {
             var environment = good
