@@ -83,8 +83,9 @@ public struct PaymentService: Sendable {
     ///
     /// `span`: the request's span, when tracing is on. Each port is called with its
     /// context as `ServiceContext.current`, so the port's own spans (a Redis script's, the
-    /// HTTP client's) are its children and the processor receives its trace; the flow's
-    /// events (lease extended, taken over) are added to it. nil: nothing is bound.
+    /// HTTP client's) are its children and the processor receives its trace (the stores
+    /// only when the span is sampled); the flow's events (lease extended, taken over) are
+    /// added to it. nil: nothing is bound.
     public func pay(_ request: PaymentRequest, on eventLoop: any EventLoop, span: (any Span)? = nil) -> EventLoopFuture<PaymentOutcome> {
         // One promise for the whole payment: each step's answer feeds the flow from the
         // port's own future, with no future of our own in between.
@@ -103,8 +104,19 @@ public struct PaymentService: Sendable {
         let promise: EventLoopPromise<PaymentOutcome>
         let span: (any Span)?
 
-        /// Calls a port with the span's context as the current one (no binding without a span).
+        /// Calls a store, a limiter or a lock with the span's context as the current one,
+        /// so their spans (a Redis command's) are the payment's children. Not when the
+        /// sampler left the payment out (`isRecording` false): those spans would be
+        /// dropped anyway, and making them is most of what an unsampled payment costs.
         func calling<Value>(_ port: () -> Value) -> Value {
+            guard let span, span.isRecording else { return port() }
+            return ServiceContext.withValue(span.context, operation: port)
+        }
+
+        /// Calls the processor with the span's context as the current one, sampled or
+        /// not: the processor receives the payment's trace id either way (W3C propagates
+        /// an unsampled trace too, with its sampled flag off).
+        func callingProcessor<Value>(_ port: () -> Value) -> Value {
             guard let span else { return port() }
             return ServiceContext.withValue(span.context, operation: port)
         }
@@ -193,7 +205,7 @@ public struct PaymentService: Sendable {
         _ charge: ProcessorCharge, lease: Lease, holdsQuorumLock: Bool, on loop: any EventLoop, answer payment: Answer
     ) -> EventLoopFuture<ProcessorResult> {
         let answer = FirstAnswer<ProcessorResult>(on: loop)
-        payment.calling { processor.charge(charge, on: loop) }.hop(to: loop).whenComplete { result in
+        payment.callingProcessor { processor.charge(charge, on: loop) }.hop(to: loop).whenComplete { result in
             answer.give((try? result.get()) ?? .unknown("the processor's answer was cut short"))
         }
         if let maximumWork = settings.maximumWork {

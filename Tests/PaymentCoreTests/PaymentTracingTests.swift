@@ -34,6 +34,21 @@ struct PaymentTracingTests {
         #expect(processor.contexts.last == .some(nil), "no span, nothing bound")
     }
 
+    @Test func anUnsampledPaymentMakesNoPortSpansButTheProcessorStillGetsItsTrace() async throws {
+        let processor = ContextRecordingProcessor(.charged(chargeID: "ch_1"))
+        let limiter = ContextRecordingLimiter()
+        var context = ServiceContext.topLevel
+        context.inMemorySpanContext = InMemorySpanContext(traceID: "unsampled-trace", spanID: "unsampled-span", parentSpanID: nil)
+        let unsampled = NoOpTracer.NoOpSpan(context: context)
+        let sampled = tracer.startSpan("POST /pay", ofKind: .server)
+        let service = makeService(processor, limiter: limiter)
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        _ = try await service.pay(try Self.payment(key: "unsampled"), on: loop, span: unsampled).get()
+        _ = try await service.pay(try Self.payment(key: "sampled"), on: loop, span: sampled).get()
+        #expect(limiter.contexts.map { $0?.spanID } == [nil, sampled.context.inMemorySpanContext?.spanID], "the limiter only inside a sampled span")
+        #expect(processor.contexts.map { $0?.traceID } == ["unsampled-trace", sampled.context.inMemorySpanContext?.traceID])
+    }
+
     @Test func anUnknownPaymentChargedAgainIsTakenOverInItsSpan() async throws {
         let processor = ContextRecordingProcessor(.unknown("the connection dropped"), then: .charged(chargeID: "ch_2"))
         let service = makeService(processor)
@@ -67,15 +82,29 @@ struct PaymentTracingTests {
 
     static let reconcileDelay = Duration.seconds(5)
 
-    func makeService(_ processor: ContextRecordingProcessor) -> PaymentService {
+    func makeService(_ processor: ContextRecordingProcessor, limiter: ContextRecordingLimiter? = nil) -> PaymentService {
         PaymentService(
-            store: store, processor: processor, globalRateLimiter: nil,
+            store: store, processor: processor, globalRateLimiter: limiter,
             settings: .init(lease: .seconds(10), retention: .seconds(3600), userRateLimit: nil, watchdog: false, reconcileDelay: Self.reconcileDelay)
         )
     }
 
     static func payment(key: String) throws -> PaymentRequest {
         PaymentRequest(userID: try UserID("tracing-user"), amountMinor: 1_000, currency: .usd, idempotencyKey: try IdempotencyKey(key))
+    }
+
+    /// Allows every payment and remembers the span context current at each call.
+    final class ContextRecordingLimiter: RateLimiter {
+        let policy = RateLimitPolicy(name: "global", capacity: 1_000, refillPerSecond: 1_000)
+        private let seen = Mutex<[InMemorySpanContext?]>([])
+
+        var contexts: [InMemorySpanContext?] { seen.withLock { $0 } }
+
+        func acquire() async throws -> RateLimitDecision {
+            let current = ServiceContext.current?.inMemorySpanContext
+            seen.withLock { $0.append(current) }
+            return .allowed(RateLimitStatus(policy: policy, remaining: 999, resetMilliseconds: 0))
+        }
     }
 
     /// Answers from a script and remembers the span context current at each call.
