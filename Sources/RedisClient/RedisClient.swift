@@ -241,23 +241,26 @@ public final class RedisClient: Sendable {
                 }
             }
         }
-        // The script and its WAIT are pipelined: both spans cover the pair.
+        // The script and its WAIT are pipelined: both spans cover the pair, a reload after
+        // NOSCRIPT included, and each span ends once.
         let spans = [span(for: command, script: script), span(for: wait, script: nil)].compactMap { $0 }
-        var replies = try await traced(spans) { () async throws(RedisClientError) in try await exchange() }
-        // In cluster mode the router has already loaded the script where NOSCRIPT came from.
-        if case .standalone = routing, case .error(let message) = replies.0, message.hasPrefix("NOSCRIPT") {
-            try await load(script, routingKey: keys.first)
-            replies = try await traced(spans) { () async throws(RedisClientError) in try await exchange() }
+        return try await traced(spans) { () async throws(RedisClientError) in
+            var replies = try await exchange()
+            // In cluster mode the router has already loaded the script where NOSCRIPT came from.
+            if case .standalone = routing, case .error(let message) = replies.0, message.hasPrefix("NOSCRIPT") {
+                try await load(script, routingKey: keys.first)
+                replies = try await exchange()
+            }
+            if case .error(let message) = replies.0 {
+                metrics.recordError(.server)
+                throw RedisClientError(.server, message)
+            }
+            guard let acknowledged = replies.1.int else {
+                metrics.recordError(.protocol)
+                throw RedisClientError(.protocol, "WAIT answered \(replies.1)")
+            }
+            return (replies.0, acknowledged)
         }
-        if case .error(let message) = replies.0 {
-            metrics.recordError(.server)
-            throw RedisClientError(.server, message)
-        }
-        guard let acknowledged = replies.1.int else {
-            metrics.recordError(.protocol)
-            throw RedisClientError(.protocol, "WAIT answered \(replies.1)")
-        }
-        return (replies.0, acknowledged)
     }
 
     /// `recorded` for a command and the WAIT after it: one duration, under WAIT's name
