@@ -19,9 +19,15 @@ public struct PaymentIdentity: Sendable, Hashable {
     public let processorKey: String
 
     public init(for request: PaymentRequest, secret: PaymentIdentity.Secret) {
+        self.init(for: UnknownPaymentReference(request), secret: secret)
+    }
+
+    /// The identity of the payment a record names (tenant, user, key), as `init(for:)`
+    /// derives it for a request of that payment.
+    public init(for payment: UnknownPaymentReference, secret: PaymentIdentity.Secret) {
         // A zero byte cannot occur in a tenant, user id or key (printable ASCII), so
         // distinct triples never give the same message.
-        let message = Array("\(request.tenant?.name ?? "")\u{0}\(request.userID.value)\u{0}\(request.idempotencyKey.value)".utf8)
+        let message = Array("\(payment.tenant?.name ?? "")\u{0}\(payment.userID.value)\u{0}\(payment.idempotencyKey.value)".utf8)
         paymentID = "pay_" + Self.mac("payment-id", message, secret).prefix(16).hexString
         // Version 1 keeps the form keys had before versions existed, so an upgrade does
         // not change the key of a payment already at the processor.

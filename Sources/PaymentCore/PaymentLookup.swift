@@ -44,7 +44,7 @@ public struct PaymentLookup: Sendable, Hashable {
 
 /// A record `pay:{u}:idem:<key>` as a lookup reads it: the fields every store keeps, as
 /// the Lua scripts name them. Each store fills it in its own way; what it means is
-/// decided once, by `PaymentLookup(paymentID:record:)`.
+/// decided once, by `PaymentLookup(paymentID:record:of:secret:)`.
 public struct PaymentRecordFields: Sendable, Hashable {
     /// `state`: inflight, unknown or done.
     public var state: String?
@@ -81,10 +81,10 @@ extension PaymentLookup {
     /// used for another payment (its record released and begun again under a rotated
     /// secret). So the record must carry the id: `pid` while unknown or re-driven, the
     /// stored body's `payment_id` once done; a first attempt in flight carries none, and
-    /// is this id's when the current secret derives this id from its key (`derivedID`).
-    /// A done answer other than a receipt (200) or a decline (402) is none this service
-    /// writes, and is not answered either.
-    public init?(paymentID: String, record: PaymentRecordFields, derivedID: String) {
+    /// is this id's when `secret` derives this id from the record's `payment` (tenant,
+    /// user, key), computed only then. A done answer other than a receipt (200) or a
+    /// decline (402) is none this service writes, and is not answered either.
+    public init?(paymentID: String, record: PaymentRecordFields, of payment: UnknownPaymentReference, secret: PaymentIdentity.Secret) {
         var amountMinor = record.amountMinor
         var currency = record.currency
         var chargeID: String?
@@ -92,7 +92,7 @@ extension PaymentLookup {
         let status: Status
         switch record.state {
         case "inflight"?, "unknown"?:
-            guard (record.paymentID ?? derivedID) == paymentID else { return nil }
+            guard (record.paymentID ?? PaymentIdentity(for: payment, secret: secret).paymentID) == paymentID else { return nil }
             status = record.state == "unknown" ? .unknown : .inProgress
         case "done"?:
             guard let body = record.body, let stored = StoredBody(body), stored.paymentID == paymentID else { return nil }

@@ -157,7 +157,7 @@ public protocol IdempotencyStore: Sendable {
     func index(_ request: PaymentRequest, identity: PaymentIdentity, retention: Duration) async throws
     /// The payment `paymentID` as its record says now, if `tenant` (nil: authentication
     /// off) owns it; nil when no index names it, it names another tenant's payment, or the
-    /// record it names is not this id's (`PaymentLookup(paymentID:record:derivedID:)`,
+    /// record it names is not this id's (`PaymentLookup(paymentID:record:of:secret:)`,
     /// `secret` deriving the id of a first attempt's record, which carries none).
     func lookup(paymentID: String, tenant: Tenant?, secret: PaymentIdentity.Secret) async throws -> PaymentLookup?
 

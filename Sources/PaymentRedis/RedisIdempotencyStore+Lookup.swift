@@ -43,7 +43,6 @@ extension RedisIdempotencyStore {
             currency: values[3].string, status: values[4].int, body: body, created: values[6].string.flatMap { Int64($0) },
             updated: values[7].string.flatMap { Int64($0) }
         )
-        let derivedID = PaymentIdentity(for: Self.probe(reference), secret: secret).paymentID
-        return PaymentLookup(paymentID: paymentID, record: fields, derivedID: derivedID)
+        return PaymentLookup(paymentID: paymentID, record: fields, of: reference, secret: secret)
     }
 }

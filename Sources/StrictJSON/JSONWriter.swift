@@ -5,6 +5,9 @@ public struct JSONWriter {
 
     public init() {}
 
+    /// JSON's `null`, for `field(_:json:)`.
+    public static let null = Array("null".utf8)
+
     public mutating func object(_ body: (inout ObjectWriter) -> Void) {
         var object = ObjectWriter()
         body(&object)
@@ -29,11 +32,7 @@ public struct JSONWriter {
 
         /// A string, or `null` when there is none.
         public mutating func field(_ name: String, stringOrNull value: String?) {
-            guard let value else {
-                key(name)
-                bytes.append(contentsOf: "null".utf8)
-                return
-            }
+            guard let value else { return field(name, json: JSONWriter.null) }
             field(name, string: value)
         }
 

@@ -657,9 +657,7 @@ private struct State {
             state: state, paymentID: record.identity?.paymentID, amountMinor: record.amountMinor, currency: record.currencyCode,
             status: record.response?.status, body: record.response?.body, created: record.created, updated: record.updated
         )
-        let key = entry.reference
-        let probe = PaymentRequest(userID: key.userID, amountMinor: 1, currency: .usd, idempotencyKey: key.idempotencyKey, tenant: key.tenant)
-        return PaymentLookup(paymentID: paymentID, record: fields, derivedID: PaymentIdentity(for: probe, secret: secret).paymentID)
+        return PaymentLookup(paymentID: paymentID, record: fields, of: entry.reference, secret: secret)
     }
 
     /// ZADD to `pay:reconcile` (a new score replaces the old one).

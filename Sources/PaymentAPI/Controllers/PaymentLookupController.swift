@@ -46,13 +46,11 @@ struct PaymentLookupController: Sendable {
             object.field("currency", string: payment.currency)
             object.field("created_at", string: Timestamp.format(milliseconds: payment.createdMilliseconds))
             object.field("updated_at", string: Timestamp.format(milliseconds: payment.updatedMilliseconds))
-            if let chargeID = payment.chargeID { object.field("charge_id", string: chargeID) } else { object.field("charge_id", json: null) }
+            object.field("charge_id", stringOrNull: payment.chargeID)
             // The stored body as a replay answers it, byte for byte: it was parsed as JSON
             // when the store read it (PaymentLookup), so it is one JSON value.
-            object.field("receipt", json: payment.receipt ?? null)
+            object.field("receipt", json: payment.receipt ?? JSONWriter.null)
         }
         return writer.bytes
     }
-
-    private static let null = Array("null".utf8)
 }
