@@ -73,7 +73,7 @@ if [[ $ONLY != run ]]; then
     fi
     if ! "${build[@]}" >"$ARTIFACTS/build.log" 2>&1; then
         if grep -q 'error:' "$ARTIFACTS/build.log"; then
-            grep 'error:' "$ARTIFACTS/build.log" | head -40 >&2
+            grep 'error:' "$ARTIFACTS/build.log" | sed -n 1,40p >&2
         else
             tail -40 "$ARTIFACTS/build.log" >&2
         fi
@@ -139,7 +139,7 @@ report() {
     cat "$work/$target.row" 2>/dev/null || printf '%-24s (no result)\n' "$target"
     [[ $status == 0 ]] && return 0
     echo "fuzz: $target stopped with status $status:" >&2
-    grep -E 'invariant violated|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|Fatal error|SUMMARY|ALARM|out-of-memory' "$log" | head -8 >&2 || true
+    grep -E 'invariant violated|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|Fatal error|SUMMARY|ALARM|out-of-memory' "$log" | sed -n 1,8p >&2 || true
     artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
     echo "fuzz: $target input: ${artifact:-none written}; log: $log" >&2
     echo "fuzz: reproduce with: $bin_dir/$target ${artifact:-<input>}" >&2

@@ -34,6 +34,6 @@ set +o pipefail
 perf report -i "$LIB_WORKDIR/perf.data" --no-children --sort symbol --stdio >"$LIB_WORKDIR/self.txt" 2>/dev/null
 perf report -i "$LIB_WORKDIR/perf.data" --children --sort symbol --stdio >"$LIB_WORKDIR/children.txt" 2>/dev/null
 echo "== hottest symbols, self time"
-grep -E "^ +[0-9]" "$LIB_WORKDIR/self.txt" | sed 's/  */ /g' | cut -c1-150 | head -n 30
+grep -E "^ +[0-9]" "$LIB_WORKDIR/self.txt" | sed 's/  */ /g' | cut -c1-150 | sed -n 1,30p
 echo "== hottest symbols, with children"
-grep -E "^ +[0-9]" "$LIB_WORKDIR/children.txt" | sed 's/  */ /g' | cut -c1-150 | head -n "${PROFILE_LINES:-60}"
+grep -E "^ +[0-9]" "$LIB_WORKDIR/children.txt" | sed 's/  */ /g' | cut -c1-150 | sed -n "1,${PROFILE_LINES:-60}p"

@@ -26,10 +26,10 @@ start_redis "$master"
 replica=$(free_port)
 start_redis "$replica" --replicaof 127.0.0.1 "$master"
 for _ in $(seq 1 200); do
-    redis-cli -p "$master" info replication | grep -q 'state=online' && break
+    grep -q 'state=online' <<<"$(redis-cli -p "$master" info replication)" && break
     sleep 0.05
 done
-redis-cli -p "$master" info replication | grep -q 'state=online' || { echo "the replica did not come online" >&2; exit 1; }
+grep -q 'state=online' <<<"$(redis-cli -p "$master" info replication)" || { echo "the replica did not come online" >&2; exit 1; }
 
 declare -A port
 for wait in 0 1; do

@@ -24,7 +24,7 @@ WORK=$LIB_WORKDIR
 started=$SECONDS
 ensure_kube_tools || die_with_checks checks/kubernetes-manifests "installing the validators into $VENV, helm and kubectl into $TOOLS/bin failed"
 PY=$VENV/bin/python
-echo "checks/kubernetes-manifests: tools ready in $((SECONDS - started)) s: $("$HELM" version --short), kubectl $("$KUBECTL" version --client 2>/dev/null | head -n 1 | sed 's/.*: //'), kubernetes-validate $("$VENV/bin/kubernetes-validate" --version), checkov $("$VENV/bin/checkov" --version), $("$VENV/bin/shellcheck" --version | sed -n 's/^version: /shellcheck /p')"
+echo "checks/kubernetes-manifests: tools ready in $((SECONDS - started)) s: $("$HELM" version --short), kubectl $("$KUBECTL" version --client 2>/dev/null | sed -n 1p | sed 's/.*: //'), kubernetes-validate $("$VENV/bin/kubernetes-validate" --version), checkov $("$VENV/bin/checkov" --version), $("$VENV/bin/shellcheck" --version | sed -n 's/^version: /shellcheck /p')"
 
 # ---------------------------------------------------------------- validation helpers
 # validate_rendered NAME FILE: strict Kubernetes schemas for core objects (each must be
@@ -591,13 +591,30 @@ if "$VENV/bin/checkov" --directory "$WORK/rendered" --framework kubernetes --ski
     pass "checkov: $(grep -oE 'Passed checks: [0-9]+, Failed checks: [0-9]+, Skipped checks: [0-9]+' "$WORK/checkov") (skipped by k8s/checkov-skips.txt: $skips)"
 else
     fail "checkov: $(grep -oE 'Passed checks: [0-9]+, Failed checks: [0-9]+' "$WORK/checkov" || echo 'did not run')"
-    grep -E '^(Check|	FAILED|	File)' "$WORK/checkov" | sed 's/^/      /' | head -n 60
+    grep -E '^(Check|	FAILED|	File)' "$WORK/checkov" | sed 's/^/      /' | sed -n 1,60p
 fi
 
 echo "== shell and YAML"
 for script in scripts/*.sh e2e/*.sh checks/*.sh lab/*.sh lab/lib/*.sh bench/*.sh Fuzz/*.sh .ci/run; do
     must_pass "shellcheck $script" "$VENV/bin/shellcheck" -x "$script"
 done
+# A pipe's reader reads to the end (checks/shell-pipes.py says why); first, that the
+# check finds the pipe that once failed CI, and those like it.
+cat >"$WORK/pipes-that-stop.sh" <<'SAMPLE'
+line=$(ldd "$binary" | grep -m1 libhiredis)
+echo "$(prometheus --version 2>&1 | head -n 1)"
+version=$(apt-cache showsrc kubernetes | awk '/^Version:/ {print $2; exit}')
+SAMPLE
+# shell_pipes_on_one_line FILE...: the check's findings on one line, and its status.
+shell_pipes_on_one_line() {
+    python3 checks/shell-pipes.py "$@" | tr '\n' ' '
+    return "${PIPESTATUS[0]}"
+}
+must_fail "checks/shell-pipes.py finds readers that stop early (grep -m1, head, awk exit)" \
+    'pipes-that-stop.sh:1: .*pipes-that-stop.sh:2: .*pipes-that-stop.sh:3: ' \
+    shell_pipes_on_one_line "$WORK/pipes-that-stop.sh"
+must_pass "no pipe's reader stops before its writer is done (checks/shell-pipes.py)" \
+    python3 checks/shell-pipes.py scripts/*.sh e2e/*.sh checks/*.sh lab/*.sh lab/lib/*.sh bench/*.sh Fuzz/*.sh .ci/run
 mapfile -t yamls < <(git ls-files --cached --others --exclude-standard -- '*.yaml' '*.yml' | grep -v '/templates/' | sort)
 must_pass "yamllint (${#yamls[@]} files outside templates)" "$VENV/bin/yamllint" --strict -c .yamllint.yaml "${yamls[@]}"
 

@@ -137,7 +137,7 @@ echo "      the retry was charged $(( $(ms) - killed )) ms after the kill (lease
 check "an immediate retry finds the key in flight (409) until the dead request's lease ends" 409 "$early"
 check "the retry after the lease is charged" 200 "$retried"
 check "charged exactly once" 1 "$(redis-cli -p "$redis_port" hget 'pay:{killed-mid-request}:ledger' count)"
-check "a further retry replays" true "$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$api/pay" | grep -qi '^idempotent-replayed: true' && echo true || echo false)"
+check "a further retry replays" true "$(grep -qi '^idempotent-replayed: true' <<<"$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$api/pay")" && echo true || echo false)"
 kill -TERM "$API_PID"; wait "$API_PID" || true
 # Under load: two replicas; one is SIGKILLed mid-run and started again.
 port_a=$(free_port); port_b=$(free_port)

@@ -164,7 +164,7 @@ check "simulator: exit 1 (verification failed)" 1 "$(run_simulator p4 "${retries
 doubles=$(processor_doubles p4)
 echo "      simulator: $(simulation_summary p4)"
 echo "      processor: $(double_requests p4); keys charged more than once: $doubles"
-sed 's/^/      /' "$LIB_WORKDIR/p4.txt" | grep -iE 'verification|double|processor' | head -n 8 || true
+sed 's/^/      /' "$LIB_WORKDIR/p4.txt" | grep -iE 'verification|double|processor' | sed -n 1,8p || true
 check "the simulator found double charges at the processor" true "$(sim_processor p4 '.verification.processor.double_charged > 0')"
 check "the processor's record shows them too" true "$([ "$doubles" -gt 0 ] && echo true || echo false)"
 check "our ledgers alone show nothing wrong (doubled 0): only the processor's record catches it" 0 "$(jq .verification.double_charged "$LIB_WORKDIR/p4.json")"

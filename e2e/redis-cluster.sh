@@ -65,11 +65,11 @@ if ! redis-cli --cluster create $(printf '127.0.0.1:%s ' "${redis_ports[@]}") --
     exit 1
 fi
 for port in "${redis_ports[@]}"; do
-    for _ in $(seq 1 150); do redis-cli -p "$port" cluster info | grep -q cluster_state:ok && break; sleep 0.1; done
+    for _ in $(seq 1 150); do grep -q cluster_state:ok <<<"$(redis-cli -p "$port" cluster info)" && break; sleep 0.1; done
 done
 check "cluster covers all slots" 1 "$(grep -c 'All 16384 slots covered' "$LIB_WORKDIR/cluster-create.log")"
 # Replicas attach a moment after the cluster is formed: ask each node its role.
-roles() { for port in "${redis_ports[@]}"; do redis-cli -p "$port" role | head -1; done | sort | uniq -c | awk '{printf "%s %s ", $1, $2}'; }
+roles() { for port in "${redis_ports[@]}"; do redis-cli -p "$port" role | sed -n 1p; done | sort | uniq -c | awk '{printf "%s %s ", $1, $2}'; }
 for _ in $(seq 1 100); do [ "$(roles)" = "3 master 3 slave " ] && break; sleep 0.1; done
 check "3 masters and 3 replicas" "3 master 3 slave " "$(roles)"
 seeds=$(printf 'redis://127.0.0.1:%s,' "${redis_ports[@]}"); seeds=${seeds%,}
@@ -118,7 +118,7 @@ check "simulator through nginx exits 0" 0 "$status"
 check "exactly once over the cluster" true "$(jq .verification.exactly_once "$LIB_WORKDIR/herd.json")"
 masters_with_keys=0
 for port in "${redis_ports[@]}"; do
-    if redis-cli -p "$port" role | head -1 | grep -q master && [ "$(redis-cli -p "$port" dbsize)" -gt 0 ]; then
+    if [ "$(redis-cli -p "$port" role | sed -n 1p)" = master ] && [ "$(redis-cli -p "$port" dbsize)" -gt 0 ]; then
         masters_with_keys=$((masters_with_keys + 1))
     fi
 done
@@ -164,7 +164,7 @@ check "WAIT=1: no 503 (each master's replica acknowledged)" 0 "$(jq '.status_cou
 echo "== master failover under load"
 victim=""
 for index in "${!redis_ports[@]}"; do
-    if redis-cli -p "${redis_ports[$index]}" role | head -1 | grep -q master; then victim=$index; break; fi
+    if [ "$(redis-cli -p "${redis_ports[$index]}" role | sed -n 1p)" = master ]; then victim=$index; break; fi
 done
 victim_port=${redis_ports[$victim]}
 # Probe users whose slot the victim serves: it answers OK only for keys it owns.
@@ -192,7 +192,7 @@ wait "${redis_pids[$victim]}" 2>/dev/null || true
 masters_left() {
     for port in "${redis_ports[@]}"; do
         [ "$port" = "$victim_port" ] && continue
-        redis-cli -p "$port" role 2>/dev/null | head -1
+        redis-cli -p "$port" role 2>/dev/null | sed -n 1p
     done | grep -c master
 }
 for _ in $(seq 1 300); do [ "$(masters_left)" = 3 ] && break; sleep 0.05; done
@@ -225,7 +225,7 @@ wait_ready "$wait_port"
 other_user=""
 for port in "${redis_ports[@]}"; do
     [ "$port" = "$victim_port" ] && continue
-    redis-cli -p "$port" role 2>/dev/null | head -1 | grep -q master || continue
+    [ "$(redis-cli -p "$port" role 2>/dev/null | sed -n 1p)" = master ] || continue
     [ "$(redis-cli -p "$port" info replication | tr -d '\r' | sed -n 's/^connected_slaves://p')" -gt 0 ] || continue
     for n in $(seq 1 500); do
         if [ "$(redis-cli -p "$port" set "{wait-other-$n}probe" 1)" = OK ]; then

@@ -74,7 +74,7 @@ echo "      /readyz: $(curl -s "http://127.0.0.1:$port_a/readyz")"
 user="redlock-e2e-$RANDOM"
 body="{\"user_id\":\"$user\",\"amount\":12.34,\"currency\":\"USD\",\"idempotency_key\":\"quorum-lost\"}"
 headers=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port_a/pay" | tr -d '\r')
-check "POST /pay answers 503" 503 "$(echo "$headers" | head -1 | cut -d' ' -f2)"
+check "POST /pay answers 503" 503 "$(echo "$headers" | sed -n 1p | cut -d' ' -f2)"
 check "with Retry-After" 1 "$(echo "$headers" | grep -ci '^retry-after: ')"
 check "nothing stored for the refused payment" 0 "$(redis-cli -p "$data_port" exists "pay:{$user}:idem:quorum-lost")"
 

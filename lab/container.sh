@@ -154,7 +154,7 @@ docker run -d --name "$NAME-redis" --network host --user 999:999 --cap-drop ALL 
     --port "$redis_port" --dir /data >/dev/null || die "docker run of Redis failed"
 redis_ok=no
 for _ in $(seq 1 100); do
-    if docker exec "$NAME-redis" redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG; then redis_ok=yes; break; fi
+    if [ "$(docker exec "$NAME-redis" redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ]; then redis_ok=yes; break; fi
     sleep 0.1
 done
 check "Redis answers PING" yes "$redis_ok"
@@ -281,7 +281,7 @@ mkdir -p "$W/prometheus"
 PROM_EXEC="nsenter --net=/run/netns/$LAB_NS"
 start_prometheus "$W/prometheus" "127.0.0.1:$port_a" "127.0.0.1:$port_b" || die "Prometheus did not start"
 LIB_PIDS+=("$PROM_PID")
-echo "      $("$PROM_BIN" --version 2>&1 | head -n 1), pid $PROM_PID"
+echo "      $("$PROM_BIN" --version 2>&1 | sed -n 1p), pid $PROM_PID"
 
 # ---------------------------------------------------------------- the simulator Job
 echo "== the simulator, as the chart's Job runs it"

@@ -230,7 +230,7 @@ lab_kubectl -n "$NAMESPACE" wait --for=condition=ready pod -l job-name=sim-upgra
     die "the second simulator's pod did not start"
 # The upgrade starts once the simulator sends payments (its "run NAME:" line follows its
 # wait for /readyz), not after a guessed sleep.
-sim_sending() { lab_kubectl -n "$NAMESPACE" logs job/sim-upgrade 2>/dev/null | grep -q '^payment-simulator: run sim-upgrade:'; }
+sim_sending() { grep -q '^payment-simulator: run sim-upgrade:' <<<"$(lab_kubectl -n "$NAMESPACE" logs job/sim-upgrade 2>/dev/null)"; }
 for _ in $(seq 1 240); do sim_sending && break; sleep 0.5; done
 sim_sending || die "the second simulator did not start sending payments within 120 s"
 started=$(now)

@@ -62,7 +62,7 @@ cleanup() {
 trap cleanup EXIT
 
 log "kind cluster $CLUSTER"
-if ! kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
+if ! grep -qx "$CLUSTER" <<<"$(kind get clusters 2>/dev/null)"; then
     kind create cluster --name "$CLUSTER" --config k8s/kind-config.yaml --wait 120s
 fi
 kubectl config use-context "kind-$CLUSTER" >/dev/null
@@ -115,8 +115,8 @@ if [ "$AUTH" = 1 ]; then
     # The kubelet refreshes Secret volumes within its sync period (about a minute).
     for pod in $(kubectl -n "$NAMESPACE" get pods -l "$selector" -o jsonpath='{.items[*].metadata.name}'); do
         for i in $(seq 1 60); do
-            kubectl -n "$NAMESPACE" exec "$pod" -- cat /etc/payment-api/auth/api-keys 2>/dev/null \
-                | grep -q "$new_hash" && break
+            grep -q "$new_hash" <<<"$(kubectl -n "$NAMESPACE" exec "$pod" -- cat /etc/payment-api/auth/api-keys 2>/dev/null)" &&
+                break
             if [ "$i" -eq 60 ]; then echo "lab/kind: $pod did not get the rotated Secret in 180 s" >&2; exit 1; fi
             sleep 3
         done

@@ -112,7 +112,7 @@ lab_runtime_image() {
 }
 
 lab_swift_version() {
-    "$LAB_SWIFT_ROOT/usr/bin/swift" --version 2>/dev/null | sed -n 's/^Swift version \([0-9.]*\).*/\1/p' | head -n 1
+    "$LAB_SWIFT_ROOT/usr/bin/swift" --version 2>/dev/null | sed -n 's/^Swift version \([0-9.]*\).*/\1/p' | sed -n 1p
 }
 
 # A digest of the mirrors' refs: new tags in the mirror make a new build image.
@@ -131,7 +131,7 @@ lab_build_image() {
     local image=local/swift:$version-$LAB_SUITE
     local key
     key=$(lab_key build "$LAB_SUITE" "$LAB_MIRROR" "${LAB_BUILD_PACKAGES[@]}" "$version" \
-        "$("$LAB_SWIFT_ROOT/usr/bin/swift" --version 2>&1 | head -n 1)" "${LAB_SWIFT_EXCLUDES[@]}" "$(lab_mirror_digest)" v1)
+        "$("$LAB_SWIFT_ROOT/usr/bin/swift" --version 2>&1 | sed -n 1p)" "${LAB_SWIFT_EXCLUDES[@]}" "$(lab_mirror_digest)" v1)
     LAB_BUILD_IMAGE=$image
     lab_image_current "$image" "$key" && return 0
     lab_base_log "building $image (key $key): debootstrap $LAB_SUITE with ${LAB_BUILD_PACKAGES[*]}, $LAB_SWIFT_ROOT, $LAB_SWIFT_PACKAGES"
@@ -180,7 +180,7 @@ EOF
     rm -f "$root/tmp/check-libraries.sh"
     if [ -n "$missing" ]; then
         lab_base_log "toolchain files that miss libraries in the image:"
-        echo "$missing" | head -n 20 >&2
+        echo "$missing" | sed -n 1,20p >&2
         rm -rf "$work"
         return 1
     fi

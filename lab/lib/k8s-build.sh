@@ -59,7 +59,7 @@ lab_k8s_deps() {
     fi
     lab_k8s_sources_list || { lab_k8s_log "cannot add bookworm's deb-src entry"; return 1; }
     local version
-    version=$(apt-cache showsrc kubernetes 2>/dev/null | awk '/^Version:/ {print $2; exit}')
+    version=$(apt-cache showsrc kubernetes 2>/dev/null | awk '/^Version:/ && !v {v = $2} END {print v}')
     [ -n "$version" ] || { lab_k8s_log "apt-cache showsrc kubernetes: no source package"; return 1; }
     LAB_K8S_PACKAGE_VERSION=$version
     LAB_K8S_DSC=$LAB_K8S_CACHE/debsrc/kubernetes_${version#*:}.dsc
@@ -161,7 +161,7 @@ lab_k8s_build_locked() {
     }
     local component
     for component in "${LAB_K8S_COMPONENTS[@]}"; do
-        "$out/bin/$component" --version 2>/dev/null | grep -q "$LAB_K8S_VERSION" ||
+        grep -q "$LAB_K8S_VERSION" <<<"$("$out/bin/$component" --version 2>/dev/null)" ||
             { lab_k8s_log "$component --version does not say $LAB_K8S_VERSION"; return 1; }
     done
     rm -rf "$work"
