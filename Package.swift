@@ -39,6 +39,9 @@ let package = Package(
         // not gRPC, whose packages would more than double the exporter's build time.
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
+        // swift-otel's own W3C parser (built for it already): PaymentAPI checks a request's
+        // trace headers with it before the propagator sees them.
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
     ],
     targets: [
         // hiredis parses RESP replies; Debian 12 ships 0.14, Ubuntu 24.04 ships 1.2.
@@ -133,6 +136,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
             ],
             // Served at /openapi.yaml; `openapi.yaml` at the top of the repo links here.
             resources: [.copy("Resources/openapi.yaml")],

@@ -20,9 +20,15 @@
 #  4. a simulator run with every payment sent as two copies: one /pay server span an
 #     attempt, a trace a logical payment holding all its attempts, a key a trace id in
 #     the log;
-#  5. no span, event, link, scope or resource attribute holds a user id, key or amount
+#  5. trace headers a client may send that no parser should trust (4,000 characters, a
+#     zero trace id, version ff, not hex, too short, empty, not UTF-8, two of them, a
+#     tracestate of junk, short or long): each payment is answered 200 within 5 s, its log
+#     lines carry one well-formed non-zero trace id (the valid traceparent's beside junk),
+#     the processor gets a well-formed traceparent, and the Authorization secret each
+#     request carried is in no log line;
+#  6. no span, event, link, scope or resource attribute holds a user id, key or amount
 #     of the run;
-#  6. every export request decoded.
+#  7. every export request decoded.
 # `e2e/tracing.sh --self-test` runs step 0 alone (no Swift build, no payment-api).
 # opentelemetry-proto goes into .tools/otlp-venv (git-ignored), from PyPI, on first use.
 # Prints "N passed, N failed" and exits non-zero on any failure.
@@ -194,7 +200,65 @@ sim_run_id=$(jq -r .run_id "$LIB_WORKDIR/trcsim.json")
 trace_checks simulator simulator --spans "$spans" --logs "$api_log" --report "$LIB_WORKDIR/trcsim.json" \
     --run-id "$sim_run_id" --duplicates 2 --skip-spans "$skip_spans" --deadline 10
 
-echo "== 5–6. every span: no user id, key or amount; every export decoded"
+echo "== 5. trace headers no W3C parser should trust: each payment answered, its trace a new one"
+# What a client (or anything between it and us) may send as traceparent/tracestate. Each
+# is a new payment that must be answered 200 within 5 s, whose log lines carry a trace id
+# of 32 lowercase hex digits, not zero (a malformed traceparent starts a new trace), and
+# whose charge reaches the processor with a well-formed traceparent. Each also sends an
+# Authorization header (ignored: no API keys here) whose secret must be in no log line:
+# swift-otel logs the whole carrier when its parser throws, and the carrier was once
+# every header of the request (RequestTraceHeaders).
+valid_trace=$(random_hex 16)
+bearer_secret="bearer-secret-$run-$(random_hex 8)"
+hostile_names=() hostile_ids=() hostile_statuses=()
+# hostile NAME HEADER...: one POST /pay with a new key and these headers.
+hostile() {
+    local name=$1 request_id answer
+    shift
+    request_id="hostile-$run-$(random_hex 4)"
+    answer=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "X-Request-ID: $request_id" "${@/#/-H}" \
+        -H "Authorization: Bearer key-a.$bearer_secret" \
+        -H 'Content-Type: application/json' \
+        -d "{\"user_id\":\"$user\",\"amount\":262.47,\"currency\":\"USD\",\"idempotency_key\":\"hostile-$run-${#hostile_ids[@]}\"}" \
+        "http://127.0.0.1:$API_PORT/pay" || true)
+    hostile_names+=("$name") hostile_ids+=("$request_id") hostile_statuses+=("${answer:-none}")
+}
+hostile "4,000 characters" "traceparent: 00-$(printf 'a%.0s' $(seq 1 4000))-$(random_hex 8)-01"
+hostile "a zero trace id" "traceparent: 00-00000000000000000000000000000000-$(random_hex 8)-01"
+hostile "version ff" "traceparent: ff-$(random_hex 16)-$(random_hex 8)-01"
+hostile "not hex" "traceparent: 00-zz$(random_hex 15)-$(random_hex 8)-01"
+hostile "fields too short" "traceparent: 00-abc-def-01"
+hostile "empty" "traceparent;"
+hostile "bytes that are not UTF-8" "traceparent: 00-$(random_hex 15)"$'\xff\xfe'"-$(random_hex 8)-01"
+hostile "two traceparents" "traceparent: 00-$(random_hex 16)-$(random_hex 8)-01" "traceparent: 00-$(random_hex 16)-$(random_hex 8)-01"
+hostile "a tracestate of junk" "traceparent: 00-$valid_trace-$(random_hex 8)-01" "tracestate: =,;~@"
+hostile "a tracestate of 4,000 bytes of junk" "traceparent: 00-$valid_trace-$(random_hex 8)-01" \
+    "tracestate: $(printf '%.0s=,;\x7e@' $(seq 1 800))"
+check "each answered 200 within 5 s (${hostile_names[*]/%/;})" \
+    "$(printf '200 %.0s' "${hostile_ids[@]}")" "$(printf '%s ' "${hostile_statuses[@]}")"
+# trace_ids_of REQUEST_ID: the distinct trace_id values of its log lines, "-" for a line
+# without one.
+trace_ids_of() {
+    jq -rR --arg id "$1" 'fromjson? | select(.request_id? == $id) | (.trace_id // "-")' "$api_log" | sort -u | paste -sd' ' -
+}
+bad_ids=()
+for index in "${!hostile_ids[@]}"; do
+    ids=$(trace_ids_of "${hostile_ids[$index]}")
+    if [ -z "$ids" ] || ! [[ $ids =~ ^[0-9a-f]{32}$ ]] || [ "$ids" = 00000000000000000000000000000000 ]; then
+        bad_ids+=("${hostile_names[$index]}: '${ids:-no log line}'")
+    fi
+done
+check "each one's log lines carry one well-formed, non-zero trace id" "" "${bad_ids[*]}"
+check "a tracestate of junk, short or long, did not cost the valid traceparent beside it its trace" \
+    "$valid_trace $valid_trace" "$(trace_ids_of "${hostile_ids[8]}") $(trace_ids_of "${hostile_ids[9]}")"
+check "no log line holds the requests' Authorization secret or a propagator's complaint" "0 0" \
+    "$(grep -c -- "$bearer_secret" "$api_log" || true) $(grep -c 'Failed to extract' "$api_log" || true)"
+curl -s "http://127.0.0.1:$DOUBLE_PORT/charges" >"$LIB_WORKDIR/charges-hostile.json"
+check "every charge reached the processor with a well-formed traceparent" "0 malformed" \
+    "$(jq '[.charges[] | select((.traceparent // "") | test("^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$") | not)] | length' \
+        "$LIB_WORKDIR/charges-hostile.json") malformed"
+
+echo "== 6–7. every span: no user id, key or amount; every export decoded"
 # One more traced payment, sent last: once its server span is in, every span ended
 # before it (the simulator's ledger reads included) was exported.
 barrier=$(random_hex 16)
@@ -207,8 +271,8 @@ check "the last payment's spans arrived (every span before them was exported)" y
     "$(grep -q "\"trace_id\": \"$barrier\"" "$spans" && echo yes || echo no)"
 curl -s "http://127.0.0.1:$DOUBLE_PORT/charges" >"$LIB_WORKDIR/charges-all.json"
 trace_checks every-span every-span --spans "$spans" --logs "$api_log" --charges "$LIB_WORKDIR/charges-all.json" \
-    --secret "$user" --secret "$key_a" --secret "$key_b" --secret "$key_c" --secret "$sim_run_id" \
-    --amount 21537:USD --amount 24861:USD --amount 27309:USD --amount 29113:USD
+    --secret "$user" --secret "$key_a" --secret "$key_b" --secret "$key_c" --secret "$sim_run_id" --secret "$bearer_secret" \
+    --amount 21537:USD --amount 24861:USD --amount 27309:USD --amount 29113:USD --amount 26247:USD
 trace_checks exports exports --exports "$LIB_WORKDIR/live.exports.jsonl"
 echo "      $(wc -l <"$spans") spans in $(wc -l <"$LIB_WORKDIR/live.exports.jsonl") export requests"
 

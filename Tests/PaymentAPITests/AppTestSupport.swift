@@ -56,7 +56,9 @@ extension TestClientProtocol {
     }
 
     /// Polls /readyz until it answers `status` or `timeout` passes; returns the last answer.
-    func waitForReadiness(_ status: HTTPResponse.Status, timeout: Duration = .seconds(5)) async throws -> TestResponse {
+    /// 30 s, as `waitUntil`: it returns at the first answer with `status`, and 5 s was
+    /// once too little for a loaded CI machine.
+    func waitForReadiness(_ status: HTTPResponse.Status, timeout: Duration = .seconds(30)) async throws -> TestResponse {
         let deadline = ContinuousClock.now + timeout
         while true {
             let response = try await executeRequest(uri: "/readyz", method: .get, headers: [:], body: nil)

@@ -120,10 +120,12 @@ struct HTTPProcessorTests {
     @Test func aLeaseTakeoverMeetsTheProcessorsConflictAndChargesOnce() async throws {
         // The processor takes longer than the lease and no watchdog extends it: a second
         // attempt takes the key over while the first is still at the processor.
-        let settings = ProcessorDoubleSettings(latency: .seconds(4))
+        // The second attempt must reach the double while the first is still charging: 8 s
+        // leaves a loaded machine seconds for a lease of 200 ms and one round trip.
+        let settings = ProcessorDoubleSettings(latency: .seconds(8))
         try await withProcessor(settings, watchdog: false, { configuration in
             configuration.lockLease = .milliseconds(200)
-            configuration.processor?.timeout = .seconds(8)
+            configuration.processor?.timeout = .seconds(12)
         }) { client, double in
             let user = uniqueUser("http-takeover")
             async let first = client.payOnItsOwnConnection(payBody(user: user))
@@ -131,7 +133,7 @@ struct HTTPProcessorTests {
             // Until the first lease ends our own lock answers 409; after it, the second
             // attempt reaches the processor, which answers 409: it is still charging.
             var second: TestResponse?
-            try await waitUntil(timeout: .seconds(3)) {
+            try await waitUntil(timeout: .seconds(7)) {
                 second = try await client.pay(payBody(user: user))
                 return double.snapshot().requests.inProgress >= 1
             }

@@ -17,7 +17,7 @@ public struct RequestTracing: Sendable {
     /// The server span of a request, named `METHOD route` once the route is known.
     func serverSpan(method: HTTPRequest.Method, route: String?, headers: HTTPFields) -> any Span {
         var context = ServiceContext.topLevel
-        tracer.extract(headers, into: &context, using: HTTPFieldsExtractor())
+        tracer.extract(RequestTraceHeaders(headers), into: &context, using: RequestTraceHeaders.Extractor())
         let span = tracer.startSpan(Self.name(method, route), context: context, ofKind: .server)
         span.attributes["http.request.method"] = method.rawValue
         if let route { span.attributes["http.route"] = route }
@@ -34,12 +34,5 @@ public struct RequestTracing: Sendable {
         span.attributes["http.response.status_code"] = status
         if status >= 500 { span.setStatus(SpanStatus(code: .error)) }
         span.end()
-    }
-}
-
-/// Reads `traceparent` and `tracestate` (and whatever else the propagator asks for).
-struct HTTPFieldsExtractor: Extractor {
-    func extract(key: String, from carrier: HTTPFields) -> String? {
-        HTTPField.Name(key).flatMap { carrier[$0] }
     }
 }
