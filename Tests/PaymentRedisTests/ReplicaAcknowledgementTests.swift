@@ -79,10 +79,11 @@ import Testing
             }
             #expect(shortfall == ReplicaShortfall(acknowledged: 0, required: 1))
             #expect(unknown.paymentID == PaymentIdentity(for: payment, secret: .unset).paymentID)
-            // WAIT's timeout ended the wait (a paused replica never answers): at least the
-            // timeout, and well within the 10 s a hung WAIT would take to be noticed. How
-            // close to the timeout it ends is a timing claim, which this parallel run
-            // cannot make without luck.
+            // WAIT's own timeout ended the wait (a paused replica never answers): the
+            // outcome above says WAIT answered, rather than the client's command timeout
+            // (2 s later) ending it, and it took at least the timeout. How close to the
+            // timeout it ends is a timing claim, which this parallel run cannot make
+            // without luck: the upper bound only catches a wait that never ended.
             #expect(elapsed >= Self.waitTimeout && elapsed < Self.waitTimeout + .seconds(5), "\(elapsed)")
             // The record is on the master: a retry replays it, but only once the replica has it.
             guard case .outcomeUnknown(let again) = await service.pay(payment), case .notReplicated = again.cause else {
