@@ -23,27 +23,32 @@ import W3CTraceContext
 /// Other keys (an in-memory tracer's in tests) are read as they are.
 struct RequestTraceHeaders: CustomStringConvertible {
     let fields: HTTPFields
-
-    init(_ fields: HTTPFields) {
-        self.fields = fields
-    }
-
     /// `traceparent`, when W3C's parser accepts it.
-    var traceparent: String? {
-        guard let value = fields[.traceparent], (try? TraceContext(traceParentHeaderValue: value)) != nil else { return nil }
-        return value
-    }
+    let traceparent: String?
+    /// `tracestate`, when `traceparent` is there, it is at most 512 bytes, and the parser
+    /// accepts the two.
+    let tracestate: String?
 
     /// W3C's floor for what a vendor passes on, and our ceiling for what we parse.
     static let maximumTracestateBytes = 512
 
-    /// `tracestate`, when there is a valid `traceparent`, it is at most 512 bytes, and the
-    /// parser accepts the two.
-    var tracestate: String? {
-        guard let parent = traceparent, let state = fields[.tracestate], state.utf8.count <= Self.maximumTracestateBytes,
-            (try? TraceContext(traceParentHeaderValue: parent, traceStateHeaderValue: state)) != nil
-        else { return nil }
-        return state
+    /// Parsed here, once: a valid pair (or a `traceparent` alone) in one parse; the
+    /// `traceparent` again, alone, only when the pair is refused.
+    init(_ fields: HTTPFields) {
+        self.fields = fields
+        let parent = fields[.traceparent]
+        let state = fields[.tracestate].flatMap { $0.utf8.count <= Self.maximumTracestateBytes ? $0 : nil }
+        if let parent, Self.parses(parent, state) {
+            (traceparent, tracestate) = (parent, state)
+        } else if let parent, state != nil, Self.parses(parent, nil) {
+            (traceparent, tracestate) = (parent, nil)
+        } else {
+            (traceparent, tracestate) = (nil, nil)
+        }
+    }
+
+    private static func parses(_ parent: String, _ state: String?) -> Bool {
+        (try? TraceContext(traceParentHeaderValue: parent, traceStateHeaderValue: state)) != nil
     }
 
     var description: String {
