@@ -181,11 +181,13 @@ verification() {
         "$LIB_WORKDIR/$1.json"
 }
 
-# pay PORT BODY [HEADER ...]: POST /pay; prints "STATUS BODY".
+# pay PORT BODY [HEADER ...]: POST /pay; prints "STATUS BODY" (status 000 when curl got
+# no answer, within PAY_MAX_SECONDS when that is set).
 pay() {
     local port=$1 body=$2
     shift 2
     local args=()
+    [ -z "${PAY_MAX_SECONDS:-}" ] || args+=(-m "$PAY_MAX_SECONDS")
     for header in "$@"; do args+=(-H "$header"); done
     curl -s -o "$LIB_WORKDIR/response" -w '%{http_code}' "${args[@]}" \
         -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port/pay"

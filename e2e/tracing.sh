@@ -216,12 +216,10 @@ hostile() {
     local name=$1 request_id answer
     shift
     request_id="hostile-$run-$(random_hex 4)"
-    answer=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "X-Request-ID: $request_id" "${@/#/-H}" \
-        -H "Authorization: Bearer key-a.$bearer_secret" \
-        -H 'Content-Type: application/json' \
-        -d "{\"user_id\":\"$user\",\"amount\":262.47,\"currency\":\"USD\",\"idempotency_key\":\"hostile-$run-${#hostile_ids[@]}\"}" \
-        "http://127.0.0.1:$API_PORT/pay" || true)
-    hostile_names+=("$name") hostile_ids+=("$request_id") hostile_statuses+=("${answer:-none}")
+    answer=$(PAY_MAX_SECONDS=5 pay "$API_PORT" \
+        "{\"user_id\":\"$user\",\"amount\":262.47,\"currency\":\"USD\",\"idempotency_key\":\"hostile-$run-${#hostile_ids[@]}\"}" \
+        "X-Request-ID: $request_id" "Authorization: Bearer key-a.$bearer_secret" "$@")
+    hostile_names+=("$name") hostile_ids+=("$request_id") hostile_statuses+=("${answer%% *}")
 }
 hostile "4,000 characters" "traceparent: 00-$(printf 'a%.0s' $(seq 1 4000))-$(random_hex 8)-01"
 hostile "a zero trace id" "traceparent: 00-00000000000000000000000000000000-$(random_hex 8)-01"
