@@ -234,6 +234,17 @@ hostile "a tracestate of 4,000 bytes of junk" "traceparent: 00-$valid_trace-$(ra
     "tracestate: $(printf '%.0s=,;\x7e@' $(seq 1 800))"
 check "each answered 200 within 5 s (${hostile_names[*]/%/;})" \
     "$(printf '200 %.0s' "${hostile_ids[@]}")" "$(printf '%s ' "${hostile_statuses[@]}")"
+# The log lines are written by a thread of their own, a request's access line ("request",
+# its last) after its answer was sent: wait (10 s at most) until each request has it.
+access_lines() {
+    jq -rR --arg prefix "hostile-$run-" 'fromjson? | select(.msg? == "request" and ((.request_id? // "") | startswith($prefix))) | .request_id' \
+        "$api_log" | sort -u | wc -l
+}
+for _ in $(seq 1 100); do
+    [ "$(access_lines)" -ge "${#hostile_ids[@]}" ] && break
+    sleep 0.1
+done
+check "each one's access line was written" "${#hostile_ids[@]}" "$(access_lines)"
 # trace_ids_of REQUEST_ID: the distinct trace_id values of its log lines, "-" for a line
 # without one.
 trace_ids_of() {
