@@ -7,7 +7,7 @@ struct RedisRestartedServerTimingTests {
     @Test func failsFastWhileDownAndReconnectsWhenTheServerReturns() async throws {
         let server = try RedisServer.required()
         // A first back-off of 250-500 ms keeps the circuit open long enough to observe.
-        try await withClient(try makeClient(server, reconnectBaseDelay: .milliseconds(500))) { client async throws in
+        try await withClient(try makeClient(server, timeout: .milliseconds(500), reconnectBaseDelay: .milliseconds(500))) { client async throws in
             _ = try await client.send("SET", "restart", "before")
             server.kill()
 
